@@ -1,0 +1,121 @@
+"""Config errors name the key and the fix; a written config reads back equal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import yaml
+
+from invspark.config import config_to_yaml, load_config, parse_config
+from invspark.errors import ConfigError
+
+
+@pytest.fixture
+def sales_file(tmp_path):
+    path = tmp_path / "sales.parquet"
+    path.write_bytes(b"")  # existence is all the config checks
+    return path
+
+
+def minimal(sales_file, **changes):
+    raw = {
+        "run_date": "2012-01-04",
+        "frequency": "W",
+        "horizon": 13,
+        "warehouse": "./warehouse",
+        "inputs": {"sales": {"path": str(sales_file)}},
+    }
+    raw.update(changes)
+    return raw
+
+
+def test_minimal_config_gets_defaults(sales_file, tmp_path):
+    config = parse_config(minimal(sales_file), base_dir=tmp_path)
+    assert config.run_date == dt.date(2012, 1, 4)
+    assert config.frequency == "W" and config.horizon == 13
+    assert config.inputs["sales"].format == "parquet"
+    assert config.warehouse == str((tmp_path / "warehouse").resolve())
+    assert config.policy.service_level_matrix["A"]["X"] == 0.98
+    assert config.periods_per_year == 52.0
+
+
+@pytest.mark.parametrize("key", ["run_date", "frequency", "horizon", "warehouse", "inputs"])
+def test_missing_required_key(sales_file, key):
+    raw = minimal(sales_file)
+    del raw[key]
+    with pytest.raises(ConfigError, match=rf"missing required key\(s\) \['{key}'\]"):
+        parse_config(raw)
+
+
+def test_unknown_top_level_key_suggests_the_nearest(sales_file):
+    with pytest.raises(ConfigError, match=r"unknown config key 'horizn'.*did you mean 'horizon'"):
+        parse_config(minimal(sales_file, horizn=3))
+
+
+def test_unknown_nested_key(sales_file):
+    with pytest.raises(ConfigError, match=r"unknown config key policy\.'service_level_typ'.*service_level_type"):
+        parse_config(minimal(sales_file, policy={"service_level_typ": "csl"}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"frequency": "Q"}, r"frequency: must be one of \('D', 'W', 'M'\).*'Q'"),
+        ({"horizon": 0}, r"horizon: must be an integer >= 1, got 0"),
+        ({"horizon": "13"}, r"horizon: must be an integer >= 1, got '13'"),
+        ({"run_date": "04/01/2012"}, r"run_date: must be a date like 2012-01-04, got '04/01/2012'"),
+        ({"forecast": {"quantiles": [0.9, 0.1]}}, r"forecast.quantiles: must be increasing"),
+        ({"policy": {"default_policy": "XYZ"}}, r"policy.default_policy: must be one of"),
+        (
+            {"policy": {"service_level_matrix": {"A": {"X": 1.2, "Y": 0.9, "Z": 0.9}, "B": {"X": 0.9, "Y": 0.9, "Z": 0.9}, "C": {"X": 0.9, "Y": 0.9, "Z": 0.9}}}},
+            r"policy.service_level_matrix.A.X: must be a service level strictly between 0 and 1, got 1.2",
+        ),
+        ({"validation": {"max_quarantine_fraction": 2}}, r"validation.max_quarantine_fraction: must be between 0 and 1, got 2"),
+        ({"network": {"enabled": "yes"}}, r"network.enabled: must be true or false, got 'yes'"),
+    ],
+)
+def test_bad_values_name_the_key(sales_file, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(minimal(sales_file, **changes))
+
+
+def test_missing_input_path_is_reported(sales_file, tmp_path):
+    raw = minimal(sales_file, inputs={"sales": {"path": "nowhere/sales.parquet"}})
+    with pytest.raises(ConfigError, match=r"inputs.sales.path: .*nowhere/sales.parquet' does not exist"):
+        parse_config(raw, base_dir=tmp_path)
+
+
+def test_unknown_input_table(sales_file):
+    raw = minimal(sales_file, inputs={"sales": {"path": str(sales_file)}, "itemz": {"path": str(sales_file)}})
+    with pytest.raises(ConfigError, match=r"unknown input inputs.itemz; did you mean 'items'"):
+        parse_config(raw)
+
+
+def test_format_inferred_from_extension_or_given(tmp_path, sales_file):
+    csv = tmp_path / "items.csv"
+    csv.write_text("sku_id\nA\n")
+    delta = tmp_path / "inventory"
+    (delta / "_delta_log").mkdir(parents=True)
+    raw = minimal(sales_file, inputs={"sales": str(sales_file), "items": {"path": str(csv)}, "inventory": {"path": str(delta)}})
+    config = parse_config(raw)
+    assert [config.inputs[n].format for n in ("sales", "items", "inventory")] == ["parquet", "csv", "delta"]
+
+
+def test_config_file_round_trip(tmp_path, sales_file):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(minimal(sales_file, policy={"service_level_type": "fill_rate"})))
+    config = load_config(path)
+    again = tmp_path / "again.yaml"
+    again.write_text(config_to_yaml(config))
+    reread = load_config(again)
+    assert reread.policy == config.policy and reread.inputs == config.inputs and reread.run_date == config.run_date
+
+
+def test_overrides_win_and_non_mapping_file_is_refused(tmp_path, sales_file):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(minimal(sales_file)))
+    assert load_config(path, {"run_date": "2011-06-01"}).run_date == dt.date(2011, 6, 1)
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="must hold a mapping of keys"):
+        load_config(path)
