@@ -1,0 +1,325 @@
+"""The inventory policy face: `compute_policies(frame)` and `allocate_budget(frame, budgets)`.
+
+Pure pandas/numpy (no Spark); the Spark job applies it to batches with `mapInArrow`. One row in,
+one row out, same order. Rows are grouped by policy, mode and distribution family with boolean
+masks; no Python loop runs per row.
+
+Input columns (CONTRACTS.md `inventory_policy` / pure-Python faces) and their defaults:
+
+| column | default when absent or null |
+|---|---|
+| `demand_mean`, `demand_std` (per period) | required; null -> exception 'no_history' |
+| `lead_time_mean` (periods) | required; null -> exception 'lead_time_missing' |
+| `lead_time_std` (periods) | 0 |
+| `review_period` (periods) | 1 |
+| `service_level_type` | 'csl' ('csl' or 'fill_rate') |
+| `service_level_target` | null: the row is cost-optimal, which needs `stockout_cost` |
+| `policy` | 'RS' ('sQ', 'RS', 'sS', 'RsS') |
+| `distribution` | 'normal' ('normal', 'poisson', 'negbin', 'gamma', 'empirical'; see kernels.demand_over_interval: 'empirical' is fitted as a gamma with the same two moments) |
+| `unit_cost`, `holding_cost_rate` (per year) | null |
+| `periods_per_year` | 52 (converts holding_cost_rate to per period) |
+| `holding_cost` (per unit per period) | unit_cost * holding_cost_rate / periods_per_year |
+| `ordering_cost` (per order) | null: no EOQ; Q = demand over max(review_period, 1) periods |
+| `stockout_cost` (per unit short) | null |
+| `case_pack` | 1 |
+| `moq` | 0 |
+| `on_hand`, `on_order`, `backorders` | 0 |
+| `capacity_units` (most units of the item the location can hold: on hand + on order) | null = unlimited |
+
+Output adds (CONTRACTS.md `inventory_policy`): `policy`, `safety_stock` (level minus mean demand
+over the protection interval), `reorder_point`, `order_up_to`, `order_quantity`,
+`inventory_position` (= on_hand + on_order - backorders), `recommended_order_qty`,
+`expected_fill_rate`, `expected_csl`, `exception`; `lead_time_std`, `review_period` and
+`service_level_type` are written back with their defaults filled in.
+
+Policies (SPP 4th ed. ch. 6-7; kernels.service_policies and kernels.cost_policies):
+
+| policy | protection | reorder_point | order_up_to | order_quantity | orders when |
+|---|---|---|---|---|---|
+| sQ | L | s | s + Q | Q | IP <= s: the smallest n Q lifting IP above s |
+| RS | L + R | S | S | mu_D R (average) | IP < S at a review: S - IP |
+| sS | L | s | S = s + Q | Q | IP <= s: S - IP |
+| RsS | L + R | s | S = s + Q | Q | IP <= s at a review: S - IP |
+
+Q is the EOQ when an ordering cost and a holding cost are known, otherwise the demand of
+max(review_period, 1) periods; it is raised to the MOQ and rounded up to the case pack. Cost mode
+(service_level_target null, stockout_cost given): sQ/sS use the iterative Hadley-Whitin (r,Q),
+RS/RsS the critical ratio p / (p + h R) over L + R. The recommended order is then the smallest
+case multiple >= max(need, moq), capped by capacity (kernels.order_rounding).
+
+Exceptions (joined with ';', null when none): 'no_history', 'lead_time_missing',
+'target_unreachable_capacity' (order_up_to above capacity, or the order was capped),
+'order_far_above_typical' (recommended > FAR_ABOVE_TYPICAL x the typical order, the largest of
+order_quantity, moq, case_pack and mean demand over the protection interval),
+'negative_inventory' (on_hand < 0), 'inconsistent_inventory' (negative on_order or backorders, or
+backorders while stock is on hand), and from `allocate_budget` 'target_unreachable_budget'.
+"""
+
+from __future__ import annotations
+
+import reprlib
+
+import numpy as np
+import pandas as pd
+
+from invspark.errors import InputDataError
+from invspark.kernels import cost_policies, order_rounding, service_policies
+from invspark.kernels.demand_over_interval import (
+    DISTRIBUTIONS,
+    IntervalDemand,
+    demand_over_interval,
+    select,
+)
+
+POLICIES = ("sQ", "RS", "sS", "RsS")
+SERVICE_LEVEL_TYPES = ("csl", "fill_rate")
+REQUIRED_COLUMNS = ("demand_mean", "demand_std", "lead_time_mean")
+DEFAULTS = {
+    "lead_time_std": 0.0,
+    "review_period": 1.0,
+    "service_level_type": "csl",
+    "service_level_target": np.nan,
+    "policy": "RS",
+    "distribution": "normal",
+    "unit_cost": np.nan,
+    "holding_cost_rate": np.nan,
+    "periods_per_year": 52.0,
+    "holding_cost": np.nan,
+    "ordering_cost": np.nan,
+    "stockout_cost": np.nan,
+    "case_pack": 1.0,
+    "moq": 0.0,
+    "on_hand": 0.0,
+    "on_order": 0.0,
+    "backorders": 0.0,
+    "capacity_units": np.nan,
+}
+OUTPUT_COLUMNS = (
+    "policy", "safety_stock", "reorder_point", "order_up_to", "order_quantity",
+    "inventory_position", "recommended_order_qty", "expected_fill_rate", "expected_csl",
+    "exception",
+)
+FAR_ABOVE_TYPICAL = 4.0
+
+
+def _column(frame: pd.DataFrame, name: str, dtype=np.float64) -> np.ndarray:
+    """The column as a numpy array with its documented default filled in (absent or null)."""
+    default = DEFAULTS.get(name)
+    if name not in frame.columns:
+        return np.full(len(frame), default, dtype=dtype if dtype is not object else object)
+    if dtype is object:
+        values = frame[name].astype(object).to_numpy()
+        return np.where(pd.isna(values), default, values).astype(object)
+    values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+    if default is None or (isinstance(default, float) and np.isnan(default)):
+        return values
+    return np.where(np.isnan(values), default, values)
+
+
+def _check_values(name: str, bad: np.ndarray, values: np.ndarray, fix: str) -> None:
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise InputDataError(
+            f"column {name!r} has {bad.sum()} bad value(s), e.g. rows {reprlib.repr(rows.tolist())} "
+            f"with {reprlib.repr(values[rows[:5]].tolist())}: {fix}"
+        )
+
+
+def _read_inputs(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputDataError(
+            f"compute_policies needs columns {missing}; got {reprlib.repr(list(frame.columns))}. "
+            "Join demand_distribution (demand_mean, demand_std) and the lead-time estimates "
+            "(lead_time_mean) onto the frame first."
+        )
+    inputs = {name: _column(frame, name) for name in REQUIRED_COLUMNS}
+    for name in DEFAULTS:
+        is_text = name in ("service_level_type", "policy", "distribution")
+        inputs[name] = _column(frame, name, object if is_text else np.float64)
+
+    checks = [
+        ("policy", ~np.isin(inputs["policy"], POLICIES), f"use one of {POLICIES}"),
+        ("distribution", ~np.isin(inputs["distribution"], DISTRIBUTIONS),
+         f"use one of {DISTRIBUTIONS}"),
+        ("service_level_type", ~np.isin(inputs["service_level_type"], SERVICE_LEVEL_TYPES),
+         f"use one of {SERVICE_LEVEL_TYPES}"),
+        ("service_level_target",
+         ~np.isnan(inputs["service_level_target"])
+         & ~((inputs["service_level_target"] > 0) & (inputs["service_level_target"] < 1)),
+         "targets are fractions strictly between 0 and 1 (e.g. 0.95)"),
+        ("demand_mean", inputs["demand_mean"] < 0, "demand is non-negative"),
+        ("demand_std", inputs["demand_std"] < 0, "a standard deviation is non-negative"),
+        ("lead_time_mean", inputs["lead_time_mean"] < 0, "lead times are >= 0 periods"),
+        ("lead_time_std", inputs["lead_time_std"] < 0, "a standard deviation is non-negative"),
+        ("review_period",
+         ~(inputs["review_period"] > 0) & np.isin(inputs["policy"], ("RS", "RsS")),
+         "periodic-review policies RS/RsS need review_period > 0 periods; use sQ or sS for "
+         "continuous review"),
+        ("case_pack", ~(inputs["case_pack"] > 0), "case_pack is a positive number of units"),
+        ("moq", inputs["moq"] < 0, "moq is >= 0 units"),
+        ("periods_per_year", ~(inputs["periods_per_year"] > 0),
+         "periods_per_year is 365 (D), 52 (W) or 12 (M)"),
+        ("stockout_cost",
+         np.isnan(inputs["service_level_target"]) & ~(inputs["stockout_cost"] > 0),
+         "a row without service_level_target needs a positive stockout_cost (cost-optimal "
+         "mode); give either a target or a stockout cost"),
+    ]
+    for name, bad, fix in checks:
+        _check_values(name, bad, inputs[name], fix)
+    return inputs
+
+
+def _holding_cost_per_period(inputs) -> np.ndarray:
+    derived = inputs["unit_cost"] * inputs["holding_cost_rate"] / inputs["periods_per_year"]
+    return np.where(np.isnan(inputs["holding_cost"]), derived, inputs["holding_cost"])
+
+
+def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
+    """Reorder points, order-up-to levels and today's recommended order for every row.
+
+    `frame`: one row per sku x location with the columns of the module docstring. Returns a copy
+    of `frame` with the policy columns added (see the module docstring for formulas and sources).
+    Raises InputDataError for a missing required column or a value no policy can use.
+    """
+    inputs = _read_inputs(frame)
+    n = len(frame)
+    mu = inputs["demand_mean"]
+    sigma = inputs["demand_std"]
+    review = inputs["review_period"]
+    policy = inputs["policy"]
+    distribution = inputs["distribution"]
+    target = inputs["service_level_target"]
+    holding = _holding_cost_per_period(inputs)
+    stockout = inputs["stockout_cost"]
+
+    no_history = np.isnan(mu) | (np.isnan(sigma) & (distribution != "poisson"))
+    lead_missing = np.isnan(inputs["lead_time_mean"])
+    usable = ~no_history & ~lead_missing
+
+    lead = demand_over_interval(mu, sigma, inputs["lead_time_mean"], inputs["lead_time_std"],
+                                np.zeros(n), distribution)
+    periodic = demand_over_interval(mu, sigma, inputs["lead_time_mean"],
+                                    inputs["lead_time_std"], review, distribution)
+    over_review = np.isin(policy, ("RS", "RsS"))
+    protection = select(over_review, periodic, lead)
+
+    cost_mode = np.isnan(target)
+    fill_mode = ~cost_mode & (inputs["service_level_type"] == "fill_rate")
+    csl_mode = ~cost_mode & ~fill_mode
+    is_rs = policy == "RS"
+    lot_sized = ~is_rs  # sQ, sS, RsS carry an order quantity Q
+
+    # Order quantity Q: EOQ (Hadley-Whitin in cost mode), else demand of max(R, 1) periods.
+    quantity = cost_policies.economic_order_quantity(mu, inputs["ordering_cost"], holding)
+    fallback_quantity = mu * np.maximum(review, 1.0)
+    level = np.full(n, np.nan)
+    hw_rows = usable & cost_mode & np.isin(policy, ("sQ", "sS"))
+    if hw_rows.any():
+        r_hw, q_hw = cost_policies.cost_optimal_rq(
+            lead.take(hw_rows), mu[hw_rows], holding[hw_rows], stockout[hw_rows],
+            inputs["ordering_cost"][hw_rows])
+        quantity[hw_rows] = q_hw
+        level[hw_rows] = r_hw
+    quantity = np.where(np.isnan(quantity), fallback_quantity, quantity)
+    quantity = np.where(lot_sized, order_rounding.round_up_to_case(
+        np.maximum(quantity, inputs["moq"]), inputs["case_pack"]), mu * review)
+    quantity = np.where(mu > 0, quantity, 0.0)  # no demand: no lot, only backorders are refilled
+    # The Hadley-Whitin r is optimal for its own Q: refit it to the rounded (or fallback) Q.
+    if hw_rows.any():
+        level[hw_rows] = cost_policies.reorder_point_for_quantity(
+            lead.take(hw_rows), quantity[hw_rows], mu[hw_rows], holding[hw_rows],
+            stockout[hw_rows])
+
+    rows = usable & cost_mode & over_review
+    if rows.any():
+        level[rows] = cost_policies.base_stock_level(
+            periodic.take(rows), holding[rows], stockout[rows], review[rows])
+    rows = usable & csl_mode
+    if rows.any():
+        level[rows] = service_policies.csl_level(protection.take(rows), target[rows])
+    rows = usable & fill_mode & lot_sized
+    if rows.any():
+        level[rows] = service_policies.fill_rate_level_sq(
+            protection.take(rows), quantity[rows], target[rows])
+    rows = usable & fill_mode & is_rs
+    if rows.any():
+        level[rows] = service_policies.fill_rate_level_rs(
+            lead.take(rows), periodic.take(rows), mu[rows] * review[rows], target[rows])
+    # Without demand every level meets any target; hold nothing rather than the search bracket.
+    level = np.where(protection.mean > 0, level, 0.0)
+    level = np.where(usable, level, np.nan)
+
+    expected_csl = protection.cdf(level)
+    expected_fill = np.where(
+        is_rs,
+        service_policies.fill_rate_rs(lead, periodic, level, mu * review),
+        service_policies.fill_rate_sq(protection, level, quantity),
+    )
+    reorder_point = level
+    order_up_to = np.where(is_rs, level, level + quantity)
+    order_quantity = np.where(usable, quantity, np.nan)
+
+    position = inputs["on_hand"] + inputs["on_order"] - inputs["backorders"]
+    need = _need(policy, position, reorder_point, order_up_to, order_quantity)
+    room = inputs["capacity_units"] - (inputs["on_hand"] + inputs["on_order"])
+    recommended, capped = order_rounding.round_order(need, inputs["moq"], inputs["case_pack"],
+                                                     room)
+    recommended = np.where(usable, recommended, np.nan)
+
+    typical = np.fmax.reduce([order_quantity, inputs["moq"], inputs["case_pack"],
+                              protection.mean])
+    exception = join_exceptions([
+        ("no_history", no_history),
+        ("lead_time_missing", lead_missing),
+        ("target_unreachable_capacity",
+         usable & (capped | (order_up_to > inputs["capacity_units"]))),
+        ("order_far_above_typical", usable & (recommended > FAR_ABOVE_TYPICAL * typical)),
+        ("negative_inventory", inputs["on_hand"] < 0),
+        ("inconsistent_inventory",
+         (inputs["on_order"] < 0) | (inputs["backorders"] < 0)
+         | ((inputs["backorders"] > 0) & (inputs["on_hand"] > 0))),
+    ])
+
+    out = frame.copy()
+    out["policy"] = policy
+    out["service_level_type"] = np.where(cost_mode, None, inputs["service_level_type"])
+    out["lead_time_std"] = inputs["lead_time_std"]
+    out["review_period"] = review
+    out["safety_stock"] = level - protection.mean
+    out["reorder_point"] = reorder_point
+    out["order_up_to"] = order_up_to
+    out["order_quantity"] = order_quantity
+    out["inventory_position"] = position
+    out["recommended_order_qty"] = recommended
+    out["expected_fill_rate"] = np.where(usable, expected_fill, np.nan)
+    out["expected_csl"] = np.where(usable, expected_csl, np.nan)
+    out["exception"] = exception
+    return out
+
+
+def _need(policy, position, reorder_point, order_up_to, order_quantity) -> np.ndarray:
+    """Units the policy calls for now, before MOQ, case pack and capacity. `(n_series,)`."""
+    is_rs = policy == "RS"
+    is_sq = policy == "sQ"
+    triggered = np.where(is_rs, position < order_up_to, position <= reorder_point)
+    safe_q = np.where(order_quantity > 0, order_quantity, 1.0)
+    batches = np.floor((reorder_point - position) / safe_q) + 1.0
+    sq_need = np.where(order_quantity > 0, batches * order_quantity,
+                       np.maximum(reorder_point - position, 0.0))
+    need = np.where(is_sq, sq_need, order_up_to - position)
+    return np.where(triggered, need, 0.0)
+
+
+def join_exceptions(flags: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """';'-joined names of the flags set per row, None where none is set. `(n_series,)` object."""
+    n = len(flags[0][1]) if flags else 0
+    text = np.full(n, "", dtype=object)
+    for name, mask in flags:
+        text = text + np.where(mask, name + ";", "").astype(object)
+    text = pd.Series(text, dtype=object).str.rstrip(";").to_numpy(dtype=object)
+    return np.where(text == "", None, text)
+
+
+__all__ = ["compute_policies", "POLICIES", "SERVICE_LEVEL_TYPES", "DEFAULTS",
+           "OUTPUT_COLUMNS", "IntervalDemand"]

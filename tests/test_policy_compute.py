@@ -1,0 +1,248 @@
+"""invspark.policy.compute_policies: the pure-Python face of the policy stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import policy_reference as ref
+from scipy import stats
+
+from invspark.errors import InputDataError
+from invspark.kernels import cost_policies
+from invspark.kernels.demand_over_interval import demand_over_interval
+from invspark.policy import compute_policies
+
+
+def frame(**columns) -> pd.DataFrame:
+    """A policy input frame; scalars broadcast to the length of the longest list."""
+    n = max((len(v) for v in columns.values() if isinstance(v, list)), default=1)
+    base = dict(demand_mean=100.0, demand_std=20.0, lead_time_mean=2.0, lead_time_std=0.0,
+                review_period=1.0, service_level_type="csl", service_level_target=0.95,
+                policy="RS", distribution="normal")
+    base.update(columns)
+    return pd.DataFrame({k: (v if isinstance(v, list) else [v] * n) for k, v in base.items()})
+
+
+# --- textbook examples through the face --------------------------------------------------------
+
+def test_snyder_shen_example_4_4_base_stock_with_lead_time():
+    # Snyder & Shen 2nd ed. Example 4.4: h = 0.18, p = 0.70, N(50, 8^2) per period, L = 4 and a
+    # review every period -> S* = 264.77 (protection over L + 1 = 5 periods).
+    out = compute_policies(frame(demand_mean=50.0, demand_std=8.0, lead_time_mean=4.0,
+                                 service_level_target=np.nan, service_level_type=None,
+                                 holding_cost=0.18, stockout_cost=0.70))
+    assert out["order_up_to"][0] == pytest.approx(2.647668943741548e02, rel=1e-10)
+    assert out["safety_stock"][0] == pytest.approx(264.7668943741548 - 250.0, rel=1e-9)
+    assert out["service_level_type"][0] is None
+
+
+def test_snyder_shen_example_5_2_rq_through_the_face():
+    # Example 5.2 data with yearly periods: the face rounds Q = 318.59 up to whole units (319)
+    # and refits r for that Q: 1 - F(r) = Q h / (p lambda).
+    out = compute_policies(frame(demand_mean=1300.0, demand_std=150.0, lead_time_mean=1 / 12,
+                                 policy="sQ", service_level_target=np.nan, holding_cost=0.225,
+                                 ordering_cost=8.0, stockout_cost=7.5))
+    assert out["order_quantity"][0] == 319.0
+    lead_sigma = 150.0 / np.sqrt(12.0)
+    z = stats.norm.ppf(1 - 319.0 * 0.225 / (7.5 * 1300.0))
+    assert out["reorder_point"][0] == pytest.approx(1300.0 / 12 + z * lead_sigma, rel=1e-9)
+    assert out["reorder_point"][0] == pytest.approx(213.97, abs=0.05)
+    assert out["order_up_to"][0] == pytest.approx(out["reorder_point"][0] + 319.0)
+
+
+def test_spp_rs_csl_with_lead_time_variability_by_hand():
+    # SPP 4th ed. (R,S) with P1 over R + L and sigma^2 = (R+L) sigma_D^2 + D^2 sigma_LT^2.
+    # By hand: R = 1, L = 3, sigma_D = 20, D = 100, sigma_LT = 1 -> sigma = sqrt(4*400 + 10000)
+    # = 107.70; S = 400 + 1.6449 * 107.70 = 577.16.
+    out = compute_policies(frame(lead_time_mean=3.0, lead_time_std=1.0))
+    assert out["safety_stock"][0] == pytest.approx(stats.norm.ppf(0.95) * np.sqrt(11_600.0))
+    assert out["order_up_to"][0] == pytest.approx(577.16, abs=0.01)
+    assert out["expected_csl"][0] == pytest.approx(0.95)
+
+
+# --- against the per-series reference loop -----------------------------------------------------
+
+def test_matches_reference_loop_on_a_mixed_batch():
+    rng = np.random.default_rng(11)
+    n = 16
+    distributions = ["normal", "poisson", "negbin", "gamma", "empirical"]
+    policies = ["sQ", "RS"]
+    f = frame(
+        demand_mean=list(rng.uniform(0.5, 40.0, n)),
+        demand_std=list(rng.uniform(1.0, 8.0, n)),
+        lead_time_mean=list(rng.uniform(0.5, 4.0, n)),
+        lead_time_std=list(np.where(np.arange(n) % 3 == 0, 0.4, 0.0)),
+        review_period=list(rng.integers(1, 4, n).astype(float)),
+        distribution=[distributions[i % 5] for i in range(n)],
+        policy=[policies[(i // 5) % 2] for i in range(n)],
+        service_level_type=["csl" if i % 4 < 2 else "fill_rate" for i in range(n)],
+        service_level_target=list(rng.uniform(0.8, 0.99, n)),
+    )
+    f.loc[[3, 7], "service_level_target"] = np.nan  # cost mode, (R,S) critical ratio
+    f.loc[[3, 7], "policy"] = "RS"
+    f["holding_cost"] = 0.2
+    f["stockout_cost"] = 5.0
+    out = compute_policies(f)
+    for i, row in f.iterrows():
+        expected = ref.policy_row(dict(row, order_quantity_in=out["order_quantity"][i]))
+        for column, value in expected.items():
+            np.testing.assert_allclose(out[column][i], value, atol=1e-6, rtol=1e-7,
+                                       err_msg=f"row {i} {column}")
+
+
+# --- inventory position, recommended orders, exceptions ---------------------------------------
+
+def test_recommended_order_rs_applies_moq_case_pack_and_position():
+    out = compute_policies(frame(demand_mean=10.0, demand_std=0.0, lead_time_mean=1.0,
+                                 review_period=1.0, on_hand=[5.0, 5.0, 25.0, 5.0],
+                                 on_order=[3.0, 3.0, 0.0, 3.0], backorders=[0.0, 0.0, 0.0, 0.0],
+                                 case_pack=[1.0, 6.0, 6.0, 6.0], moq=[0.0, 0.0, 0.0, 30.0]))
+    # S = 20 (no variability); IP = 8 -> need 12 -> 12, 12 (2 cases), none (IP 25 >= S), MOQ 30
+    # -> 30 rounded up to 5 cases = 30.
+    assert out["order_up_to"].tolist() == [20.0] * 4
+    assert out["inventory_position"].tolist() == [8.0, 8.0, 25.0, 8.0]
+    assert out["recommended_order_qty"].tolist() == [12.0, 12.0, 0.0, 30.0]
+
+
+def test_recommended_order_sq_orders_whole_batches():
+    out = compute_policies(frame(policy="sQ", demand_mean=10.0, demand_std=0.0,
+                                 lead_time_mean=2.0, review_period=2.0, on_hand=[-5.0, 25.0],
+                                 backorders=[0.0, 0.0]))
+    # Q = demand of 2 periods = 20, s = 20; IP = -5: n = floor(25 / 20) + 1 = 2 batches; IP 25 > s.
+    assert out["order_quantity"].tolist() == [20.0, 20.0]
+    assert out["recommended_order_qty"].tolist() == [40.0, 0.0]
+    assert out["exception"].tolist() == ["negative_inventory", None]
+
+
+def test_exceptions_are_flagged_and_joined():
+    out = compute_policies(frame(
+        demand_mean=[np.nan, 100.0, 100.0, 100.0, 100.0, 100.0],
+        lead_time_mean=[2.0, np.nan, 2.0, 2.0, 2.0, 2.0],
+        on_hand=[0.0, 0.0, 0.0, 5.0, 0.0, -3.0],
+        backorders=[0.0, 0.0, 0.0, 2.0, 5000.0, 0.0],
+        on_order=[0.0, 0.0, 0.0, 0.0, 0.0, -1.0],
+        capacity_units=[np.nan, np.nan, 100.0, np.nan, np.nan, np.nan],
+    ))
+    assert out["exception"].tolist() == [
+        "no_history",
+        "lead_time_missing",
+        "target_unreachable_capacity",
+        "inconsistent_inventory",
+        "order_far_above_typical",
+        "negative_inventory;inconsistent_inventory",
+    ]
+    assert np.isnan(out["reorder_point"][0]) and np.isnan(out["recommended_order_qty"][1])
+    assert out["recommended_order_qty"][2] == 100.0  # capped at capacity - on hand - on order
+
+
+def test_zero_demand_orders_nothing_and_reports_full_service():
+    out = compute_policies(frame(demand_mean=[0.0, 0.0], demand_std=[0.0, 0.0],
+                                 service_level_type=["csl", "fill_rate"]))
+    assert out["reorder_point"].tolist() == [0.0, 0.0]
+    assert out["recommended_order_qty"].tolist() == [0.0, 0.0]
+    assert out["expected_fill_rate"].tolist() == [1.0, 1.0]
+
+
+def test_defaults_fill_missing_optional_columns_and_row_order_is_kept():
+    f = pd.DataFrame({"demand_mean": [5.0, 50.0], "demand_std": [2.0, 10.0],
+                      "lead_time_mean": [1.0, 3.0], "service_level_target": [0.9, 0.99]})
+    out = compute_policies(f)
+    assert out["policy"].tolist() == ["RS", "RS"]
+    assert out["review_period"].tolist() == [1.0, 1.0]
+    assert out["inventory_position"].tolist() == [0.0, 0.0]
+    expected = [5 * 2 + stats.norm.ppf(0.9) * 2 * np.sqrt(2),
+                50 * 4 + stats.norm.ppf(0.99) * 10 * 2]
+    np.testing.assert_allclose(out["order_up_to"], expected)
+
+
+def test_holding_cost_from_rate_and_periods_per_year_drives_eoq():
+    out = compute_policies(frame(policy="sQ", demand_mean=100.0, unit_cost=10.0,
+                                 holding_cost_rate=0.26, periods_per_year=[52.0, 12.0],
+                                 ordering_cost=50.0, case_pack=1.0))
+    # h = 10 * 0.26 / 52 = 0.05 -> EOQ sqrt(2*50*100/0.05) = 447.2 -> 448; monthly h = 0.2167.
+    assert out["order_quantity"][0] == 448.0
+    assert out["order_quantity"][1] == np.ceil(
+        cost_policies.economic_order_quantity(100.0, 50.0, 10 * 0.26 / 12))
+
+
+@pytest.mark.parametrize("column, value, match", [
+    ("policy", "minmax", "policy.*use one of"),
+    ("distribution", "lognormal", "distribution.*use one of"),
+    ("service_level_target", 1.5, "strictly between 0 and 1"),
+    ("service_level_type", "p3", "service_level_type"),
+    ("case_pack", 0.0, "case_pack is a positive"),
+    ("demand_std", -1.0, "non-negative"),
+])
+def test_bad_values_raise_with_the_column_and_fix(column, value, match):
+    with pytest.raises(InputDataError, match=match):
+        compute_policies(frame(**{column: value}))
+
+
+def test_missing_required_column_and_missing_target_raise():
+    with pytest.raises(InputDataError, match="needs columns \\['lead_time_mean'\\]"):
+        compute_policies(frame().drop(columns=["lead_time_mean"]))
+    with pytest.raises(InputDataError, match="needs a positive stockout_cost"):
+        compute_policies(frame(service_level_target=np.nan))
+
+
+# --- properties --------------------------------------------------------------------------------
+
+@settings(max_examples=30, deadline=None)
+@given(target=st.floats(0.5, 0.995), bump=st.floats(0.0, 0.004), sigma=st.floats(0.0, 30.0),
+       lead_std=st.floats(0.0, 2.0), distribution=st.sampled_from(["normal", "gamma", "negbin"]))
+def test_safety_stock_is_non_decreasing_in_target_and_variability(target, bump, sigma, lead_std,
+                                                                  distribution):
+    out = compute_policies(frame(
+        distribution=distribution, demand_mean=20.0,
+        service_level_target=[target, target + bump, target, target],
+        demand_std=[sigma, sigma, sigma + 1.0, sigma],
+        lead_time_std=[lead_std, lead_std, lead_std, lead_std + 0.5],
+    ))
+    ss = out["safety_stock"].to_numpy()
+    tol = 1e-7 * (1 + np.abs(ss[0]))
+    if distribution == "normal":  # continuous: strict monotonicity holds as written
+        assert ss[1] >= ss[0] - tol and ss[2] >= ss[0] - tol and ss[3] >= ss[0] - tol
+    else:  # the rounded/skewed families: a larger spread never lowers the target quantile here
+        assert ss[1] >= ss[0] - tol
+
+
+@settings(max_examples=25, deadline=None)
+@given(target=st.floats(0.5, 0.99), bump=st.floats(0.0, 0.009), q_periods=st.floats(0.5, 6.0),
+       distribution=st.sampled_from(["normal", "poisson", "negbin", "gamma"]),
+       policy=st.sampled_from(["sQ", "RS"]))
+def test_fill_rate_level_meets_target_and_is_monotone(target, bump, q_periods, distribution,
+                                                      policy):
+    out = compute_policies(frame(distribution=distribution, demand_mean=6.0, demand_std=4.0,
+                                 policy=policy, review_period=q_periods,
+                                 service_level_type="fill_rate",
+                                 service_level_target=[target, target + bump]))
+    assert (out["expected_fill_rate"] >= out["service_level_target"] - 1e-9).all()
+    assert out["reorder_point"][1] >= out["reorder_point"][0] - 1e-7
+
+
+# --- Monte Carlo check of the chosen (R,S) levels ---------------------------------------------
+
+@pytest.mark.parametrize("distribution", ["normal", "poisson"])
+def test_rs_levels_reach_their_targets_in_simulation(distribution):
+    rng = np.random.default_rng(2026)
+    targets = [0.9, 0.95, 0.98, 0.9, 0.95, 0.98]
+    kinds = ["csl"] * 3 + ["fill_rate"] * 3
+    lead, review, mu, sigma = 2, 2, 8.0, 3.0
+    out = compute_policies(frame(distribution=distribution, demand_mean=mu, demand_std=sigma,
+                                 lead_time_mean=float(lead), review_period=float(review),
+                                 service_level_type=kinds, service_level_target=targets))
+    n_periods = 40_000
+    shape = (len(targets), n_periods)  # (n_series, n_periods)
+    if distribution == "poisson":
+        demand = rng.poisson(mu, size=shape).astype(float)
+    else:
+        demand = rng.normal(mu, sigma, size=shape)
+    fill, csl = ref.simulate_rs(out["order_up_to"].to_numpy(), demand, lead, review)
+    # The model's own predictions are exact for this system (backorders, fixed lead time).
+    np.testing.assert_allclose(csl, out["expected_csl"], atol=0.012)
+    np.testing.assert_allclose(fill, out["expected_fill_rate"], atol=0.006)
+    reached = np.where(np.array(kinds) == "csl", csl, fill)
+    assert (reached >= np.array(targets) - 0.012).all()
