@@ -1,0 +1,82 @@
+"""invspark.stages.policy: target / policy resolution and the batch output schema."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from scipy import stats
+
+from invspark.errors import ConfigError
+from invspark.stages.policy import POLICY_DDL, POLICY_SCHEMA, PolicySettings, policy_batch
+
+
+def batch(**columns) -> pd.DataFrame:
+    n = max(len(v) for v in columns.values() if isinstance(v, list))
+    base = dict(sku_id=[f"s{i}" for i in range(n)], location_id="L1", demand_mean=10.0,
+                demand_std=2.0, lead_time_mean=1.0, lead_time_std=0.0, review_period=1.0,
+                distribution="normal")
+    base.update(columns)
+    return pd.DataFrame({k: (v if isinstance(v, list) else [v] * n) for k, v in base.items()})
+
+
+def test_targets_from_abc_xyz_matrix_with_item_override_and_fallback():
+    settings = PolicySettings()
+    out = policy_batch(batch(
+        segment=["AX-smooth", "BZ-lumpy", "new", "CY-erratic", "AY-smooth"],
+        service_level_target=[None, None, None, 0.5, None],
+        stockout_cost=[None, None, None, None, 3.0],
+        holding_cost=0.1,
+    ), settings)
+    # AX 0.98, BZ 0.93, new -> fallback CZ 0.90, item override 0.5, item stockout cost -> cost mode
+    np.testing.assert_allclose(out["service_level_target"][:4], [0.98, 0.93, 0.90, 0.5])
+    assert np.isnan(out["service_level_target"][4])
+    sigma = 2.0 * np.sqrt(2.0)
+    assert out["order_up_to"][0] == pytest.approx(20 + stats.norm.ppf(0.98) * sigma)
+    # cost mode, (R,S): critical ratio 3 / (3 + 0.1 * 1)
+    assert out["order_up_to"][4] == pytest.approx(20 + stats.norm.ppf(3 / 3.1) * sigma)
+
+
+def test_abc_and_xyz_columns_win_over_the_segment_text():
+    out = policy_batch(batch(segment=["CZ-lumpy"], abc=["A"], xyz=["X"]), PolicySettings())
+    assert out["service_level_target"][0] == 0.98
+
+
+def test_policy_per_segment_with_item_override():
+    settings = PolicySettings(default_policy="RS",
+                              policy_by_segment={"AX-smooth": "sQ", "BY": "sS"})
+    out = policy_batch(batch(segment=["AX-smooth", "BY-erratic", "CZ-lumpy", "AX-smooth"],
+                             policy=[None, None, None, "RsS"]), settings)
+    assert out["policy"].tolist() == ["sQ", "sS", "RS", "RsS"]
+
+
+def test_service_level_type_from_settings_unless_given():
+    settings = PolicySettings(service_level_type="fill_rate")
+    out = policy_batch(batch(segment=["AX-smooth", "AX-smooth"],
+                             service_level_type=[None, "csl"]), settings)
+    assert out["service_level_type"].tolist() == ["fill_rate", "csl"]
+    assert out["expected_fill_rate"][0] >= 0.98 - 1e-9
+    assert out["expected_csl"][1] == pytest.approx(0.98)
+
+
+def test_output_has_exactly_the_declared_schema():
+    out = policy_batch(batch(segment=["AX-smooth", "new"], on_hand=[3.0, 0.0]), PolicySettings())
+    assert list(out.columns) == POLICY_SCHEMA.names
+    table = pa.Table.from_pandas(out, schema=POLICY_SCHEMA, preserve_index=False)
+    assert table.num_rows == 2
+    assert POLICY_DDL.startswith("sku_id string, location_id string, policy string")
+    assert out["exception"].tolist() == [None, None]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"service_level_type": "p2"}, "service_level_type must be one of"),
+    ({"default_policy": "minmax"}, "default_policy must be one of"),
+    ({"policy_by_segment": {"AX": "bad"}}, "policy_by_segment\\['AX'\\]"),
+    ({"service_level_matrix": {"C": {"Z": 1.2}}}, "strictly between 0 and 1"),
+    ({"fallback_xyz": "Q"}, "no target for the fallback class CQ"),
+    ({"periods_per_year": 0}, "periods_per_year must be > 0"),
+])
+def test_settings_reject_bad_values(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        PolicySettings(**kwargs)
