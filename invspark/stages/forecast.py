@@ -1,0 +1,600 @@
+"""The forecast stage for one bucket: segmentation, walk-forward backtest, model choice, quantiles.
+
+``forecast_bucket(panel, settings) -> frame`` is a pure function of one bucket of the series
+panel (docs/architecture.md, "The series panel"): pandas in, numpy matrices ``(n_series,
+n_periods)`` through the kernels, pandas out with the schema :data:`FORECAST_BUCKET_SCHEMA`.
+
+Method, per bucket:
+
+1. **Segmentation** (``invspark.kernels.segmentation``): XYZ by the CV of per-period demand,
+   Syntetos-Boylan pattern by ADI / CV^2 of sizes, lifecycle ``new`` / ``inactive``; the
+   segment is ``"{abc}{xyz}-{pattern}"`` for active series, else the lifecycle.
+2. **Walk-forward backtest** with ``backtest_folds`` rolling origins
+   ``o_k = T - horizon - (k - 1) * backtest_step``: fold ``k`` fits every candidate on
+   ``units[:, :o_k]`` only and is scored on ``o_k .. o_k + horizon - 1``; censored periods are
+   not scored. Statistical models get a promotion-lift adjustment estimated before the origin
+   (history de-promoted, forecast re-promoted by the planned promo); LightGBM uses the planned
+   price and promotion as features.
+3. **Ensemble**: per segment, the ``ensemble_size`` best candidates by backtest RMSSE, weighted
+   by ``1 / RMSSE^2``; in the backtest each fold's weights come from the other folds only.
+4. **Model choice** per segment by mean backtest RMSSE (M5 scaling) with the champion-challenger
+   rule: the default champion stays unless a challenger beats it by ``champion_threshold``
+   (relative).
+5. **Quantiles** from the chosen model's out-of-sample residuals, scaled per series and pooled
+   per segment and horizon step (``invspark.kernels.forecast_intervals``), conformal levels.
+6. **Demand distribution** family and demand over lead time + review period
+   (``invspark.kernels.demand_distribution``).
+7. **New items** borrow the level and profile of ``category_mean_units`` (the category at the
+   same location), scaled by the item's own sales relative to the category over its short life.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from invspark.errors import ConfigError, InputDataError
+from invspark.kernels.forecast_models import MODELS
+from invspark.kernels import demand_distribution, forecast_intervals, forecast_metrics, segmentation
+from invspark.kernels.global_model import GlobalModelSettings, forecast_global
+
+SEASON_LENGTH = {"D": 7, "W": 52, "M": 12}
+OUTPUT_LEVELS = (0.1, 0.5, 0.9, 0.95, 0.99)
+OUTPUT_QUANTILE_COLUMNS = ("p10", "p50", "p90", "p95", "p99")
+STATISTICAL_MODELS = ("naive", "seasonal_naive", "historic_average", "moving_average", "ses", "holt_damped",
+                      "ets_seasonal", "croston", "sba", "tsb", "adida")
+DEFAULT_MODELS = STATISTICAL_MODELS + ("ensemble", "lightgbm")
+NEW_ITEM_MODEL = "category_borrow"
+
+_DEFAULT_MIN_HISTORY = {"D": 28, "W": 8, "M": 6}
+_DEFAULT_INACTIVE_WINDOW = {"D": 56, "W": 26, "M": 12}
+
+PANEL_COLUMNS = ("sku_id", "location_id", "units", "censored", "price", "promo", "future_price", "future_promo",
+                 "category", "lead_time_mean", "lead_time_std", "review_period", "abc", "category_mean_units")
+
+_BACKTEST_TYPE = pa.list_(pa.struct([
+    ("model", pa.string()), ("fold", pa.int32()), ("abs_error", pa.float64()), ("error", pa.float64()),
+    ("actual", pa.float64()), ("squared_scaled_error", pa.float64()), ("pinball", pa.float64()),
+    ("covered_p90", pa.float64()), ("n_points", pa.int32()),
+]))
+
+FORECAST_BUCKET_SCHEMA = pa.schema([
+    ("sku_id", pa.string()), ("location_id", pa.string()), ("segment", pa.string()), ("abc", pa.string()),
+    ("xyz", pa.string()), ("demand_pattern", pa.string()), ("lifecycle", pa.string()), ("model", pa.string()),
+    ("distribution", pa.string()), ("demand_mean", pa.float64()), ("demand_std", pa.float64()),
+    ("lead_time_demand_mean", pa.float64()), ("lead_time_demand_std", pa.float64()),
+    ("mean", pa.list_(pa.float64())), ("p10", pa.list_(pa.float64())), ("p50", pa.list_(pa.float64())),
+    ("p90", pa.list_(pa.float64())), ("p95", pa.list_(pa.float64())), ("p99", pa.list_(pa.float64())),
+    ("backtest", _BACKTEST_TYPE),
+])
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """Settings of the forecast stage; checked at construction.
+
+    ``frequency`` "D"/"W"/"M" (season length 7 / 52 / 12); ``horizon`` periods ahead;
+    ``n_periods`` the length T of every history array. ``backtest_step`` (0 = ``horizon``)
+    separates the rolling origins. ``min_history`` (periods since the first sale below which a
+    series is ``new``) and ``inactive_window`` (periods without sales that make it
+    ``inactive``) default by frequency. ``min_pool_points`` residuals are needed before a
+    segment gets its own quantiles (else its demand pattern's, else the bucket's).
+    """
+
+    frequency: str
+    horizon: int
+    n_periods: int
+    quantiles: tuple = OUTPUT_LEVELS
+    backtest_folds: int = 3
+    backtest_step: int = 0
+    models: tuple = DEFAULT_MODELS
+    champion_threshold: float = 0.02
+    default_champion: str = "ensemble"
+    ensemble_size: int = 3
+    adi_cutoff: float = 1.32
+    cv2_cutoff: float = 0.49
+    x_cutoff: float = 0.5
+    y_cutoff: float = 1.0
+    min_history: int | None = None
+    inactive_window: int | None = None
+    min_pool_points: int = 50
+    promo_lift_prior: float = 8.0
+    lightgbm: GlobalModelSettings | None = field(default=None)
+
+    def __post_init__(self):
+        if self.frequency not in SEASON_LENGTH:
+            raise ConfigError(f"frequency must be one of {sorted(SEASON_LENGTH)}, got {self.frequency!r}")
+        for name in ("horizon", "n_periods", "backtest_folds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.backtest_step < 0:
+            raise ConfigError(f"backtest_step must be >= 0 (0 = horizon), got {self.backtest_step!r}")
+        if self.backtest_folds < 2:
+            raise ConfigError(f"backtest_folds must be >= 2 (the ensemble weights each fold by the others), got {self.backtest_folds!r}")
+        missing_levels = [q for q in OUTPUT_LEVELS if q not in self.quantiles]
+        if missing_levels or any(not 0 < q < 1 for q in self.quantiles):
+            raise ConfigError(f"quantiles must lie in (0, 1) and include {OUTPUT_LEVELS}, got {self.quantiles!r}")
+        unknown = [m for m in self.models if m not in DEFAULT_MODELS]
+        if unknown or not self.models:
+            raise ConfigError(f"models must be a non-empty subset of {DEFAULT_MODELS}, got unknown {unknown!r}")
+        if self.default_champion not in self.models:
+            raise ConfigError(f"default_champion {self.default_champion!r} must be one of models {self.models!r}")
+        if not 0 <= self.champion_threshold < 1:
+            raise ConfigError(f"champion_threshold must be in [0, 1), got {self.champion_threshold!r}")
+        if self.ensemble_size < 1:
+            raise ConfigError(f"ensemble_size must be >= 1, got {self.ensemble_size!r}")
+        first_origin = self.n_periods - self.horizon - (self.backtest_folds - 1) * self.step
+        if first_origin < 2:
+            raise ConfigError(
+                f"n_periods={self.n_periods} is too short for backtest_folds={self.backtest_folds} x "
+                f"backtest_step={self.step} plus horizon={self.horizon}; lower backtest_step or horizon"
+            )
+
+    @property
+    def season_length(self) -> int:
+        return SEASON_LENGTH[self.frequency]
+
+    @property
+    def step(self) -> int:
+        return self.backtest_step or self.horizon
+
+    @property
+    def origins(self) -> list[int]:
+        """Backtest origins, fold 1 (most recent) first: ``T - horizon - (k - 1) * step``."""
+        return [self.n_periods - self.horizon - k * self.step for k in range(self.backtest_folds)]
+
+    @property
+    def new_history(self) -> int:
+        return self.min_history if self.min_history is not None else _DEFAULT_MIN_HISTORY[self.frequency]
+
+    @property
+    def inactive_periods(self) -> int:
+        return self.inactive_window if self.inactive_window is not None else _DEFAULT_INACTIVE_WINDOW[self.frequency]
+
+    @property
+    def global_model(self) -> GlobalModelSettings:
+        if self.lightgbm is not None:
+            return self.lightgbm
+        windows = {"D": (7, 14, 28, 56), "W": (4, 8, 13, 26), "M": (3, 6, 12)}[self.frequency]
+        lags = {"D": (1, 2, 3, 4, 5, 6, 7, 14), "W": (1, 2, 3, 4, 8), "M": (1, 2, 3, 6, 12)}[self.frequency]
+        return GlobalModelSettings(season_length=self.season_length, windows=windows, lags=lags,
+                                   level_window={"D": 28, "W": 8, "M": 6}[self.frequency])
+
+
+def model_registry() -> dict:
+    """The statistical models by name: ``forecast(y, censored, horizon, season_length) -> ModelForecast``."""
+    return MODELS
+
+
+# ----------------------------------------------------------------------------------------------
+# input
+
+
+def _stack(frame: pd.DataFrame, column: str, length: int, dtype=np.float64) -> np.ndarray:
+    """``(n, length)`` matrix from a column of equal-length lists; InputDataError on a bad length."""
+    values = frame[column].to_numpy()
+    if len(values) == 0:
+        return np.zeros((0, length), dtype=dtype)
+    try:
+        matrix = np.stack(values).astype(dtype)
+    except ValueError as error:
+        raise InputDataError(f"panel column {column!r} must hold lists of length {length} on every row: {error}") from error
+    if matrix.shape != (len(frame), length):
+        raise InputDataError(f"panel column {column!r} must hold lists of length {length}, got shape {matrix.shape}; "
+                             "build the panel with the run's n_periods / horizon")
+    return matrix
+
+
+@dataclass
+class PanelMatrices:
+    units: np.ndarray  # (n, T) NaN = missing
+    censored: np.ndarray  # (n, T) bool
+    price: np.ndarray  # (n, T)
+    promo: np.ndarray  # (n, T)
+    future_price: np.ndarray  # (n, H)
+    future_promo: np.ndarray  # (n, H)
+    category_mean: np.ndarray  # (n, T)
+
+
+def panel_matrices(panel: pd.DataFrame, settings: ForecastSettings) -> PanelMatrices:
+    """Check the panel's columns and stack its arrays into matrices."""
+    missing = [c for c in PANEL_COLUMNS if c not in panel.columns]
+    if missing:
+        raise InputDataError(f"forecast_bucket panel lacks columns {missing}; build it with the ingest's series panel "
+                             "(docs/architecture.md) plus 'abc' and 'category_mean_units'")
+    T, H = settings.n_periods, settings.horizon
+    units = _stack(panel, "units", T)
+    if np.nanmin(units, initial=0.0) < 0 or np.isinf(units).any():
+        raise InputDataError(f"panel column 'units' must be finite and >= 0, got minimum {np.nanmin(units, initial=0.0)}; "
+                             "negative rows belong in quarantine")
+    return PanelMatrices(
+        units=units,
+        censored=_stack(panel, "censored", T, dtype=bool),
+        price=_stack(panel, "price", T),
+        promo=_stack(panel, "promo", T),
+        future_price=_stack(panel, "future_price", H),
+        future_promo=_stack(panel, "future_promo", H),
+        category_mean=_stack(panel, "category_mean_units", T),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# promotions
+
+
+def promo_lift(demand: np.ndarray, promo: np.ndarray, prior_strength: float) -> np.ndarray:
+    """Multiplicative promotion lift per series ``(n,)``, shrunk toward the bucket's lift.
+
+    ``lift_i = (n_i * raw_i + k * pooled) / (n_i + k)`` with ``raw_i`` = mean demand in promo
+    periods / mean demand in regular periods, ``n_i`` the series' promo periods, ``k`` =
+    ``prior_strength`` and ``pooled`` the ratio of sums over the bucket (empirical-Bayes
+    shrinkage, as in Cooper et al. 1999 "PromoCast", Operations Research 47(1)). Clipped to
+    [0.5, 10]; 1 where the bucket has no promotions. ``demand``, ``promo``: ``(n, T)``.
+    """
+    observed = ~np.isnan(demand)
+    on = observed & (np.nan_to_num(promo, nan=0.0) > 0)
+    off = observed & (np.nan_to_num(promo, nan=1.0) == 0)
+    values = np.nan_to_num(demand, nan=0.0)
+    n_on, n_off = on.sum(axis=1), off.sum(axis=1)
+    mean_on = np.where(on, values, 0.0).sum(axis=1) / np.maximum(n_on, 1)
+    mean_off = np.where(off, values, 0.0).sum(axis=1) / np.maximum(n_off, 1)
+    both = (n_on > 0) & (n_off > 0) & (mean_off > 0)
+    if not both.any():
+        return np.ones(demand.shape[0])
+    pooled = np.sum((mean_on * n_on)[both]) / max(np.sum((mean_off * n_on)[both]), 1e-12)
+    raw = np.where(both, mean_on / np.where(mean_off > 0, mean_off, 1.0), pooled)
+    weight = np.where(both, n_on, 0)
+    lift = (weight * raw + prior_strength * pooled) / (weight + prior_strength)
+    return np.clip(lift, 0.5, 10.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# candidates
+
+
+def _candidate_forecasts(
+    settings: ForecastSettings,
+    matrices: PanelMatrices,
+    end: int,
+    target_price: np.ndarray,
+    target_promo: np.ndarray,
+    category_codes: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Every base candidate's mean forecast ``(n, H)`` from ``[:, :end]`` of the history only.
+
+    ``target_price``, ``target_promo``: ``(n, H)``, the plan for the forecast periods.
+    """
+    H, season = settings.horizon, settings.season_length
+    units = matrices.units[:, :end]
+    censored = matrices.censored[:, :end]
+    promo = matrices.promo[:, :end]
+    demand = np.where(censored, np.nan, units)
+    lift = promo_lift(demand, promo, settings.promo_lift_prior)  # (n,)
+    on_promo = np.nan_to_num(promo, nan=0.0) > 0
+    base_units = np.where(on_promo, units / lift[:, None], units)  # de-promoted history
+    relift = np.where(np.nan_to_num(target_promo, nan=0.0) > 0, lift[:, None], 1.0)  # (n, H)
+    registry = model_registry()
+    forecasts = {}
+    for name in settings.models:  # small fixed set of models
+        if name in STATISTICAL_MODELS:
+            if name not in registry:
+                raise ConfigError(f"model {name!r} is not in invspark.kernels.forecast_models.MODELS; choose from {sorted(registry)}")
+            result = registry[name](base_units, censored, H, season)
+            forecasts[name] = np.maximum(result.mean, 0.0) * relift
+        elif name == "lightgbm":
+            stats = segmentation.demand_statistics(units, censored)  # from the fold's history only
+            pattern = segmentation.demand_pattern(stats["adi"], stats["cv2_size"], settings.adi_cutoff, settings.cv2_cutoff)
+            pattern_codes = pd.Categorical(pattern, categories=segmentation.PATTERNS).codes
+            forecasts[name] = forecast_global(
+                demand, matrices.price[:, :end], promo, target_price, target_promo, H,
+                category_codes, pattern_codes, pattern_codes, settings.global_model,
+            )
+    return forecasts
+
+
+def _segment_means(values: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """nanmean of ``values`` ``(M, n)`` per segment code ``(n,)`` -> ``(M, n_codes)``."""
+    ok = ~np.isnan(values)
+    totals = np.stack([np.bincount(codes, weights=np.where(row_ok, row, 0.0), minlength=n_codes)
+                       for row, row_ok in zip(values, ok)])  # loop over models
+    counts = np.stack([np.bincount(codes, weights=row_ok.astype(float), minlength=n_codes) for row_ok in ok])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
+
+
+def ensemble_weights(scores: np.ndarray, size: int) -> np.ndarray:
+    """Weights ``(M, n_segments)`` ∝ 1 / score^2 over the ``size`` best-scoring models per segment.
+
+    ``scores``: ``(M, n_segments)`` mean RMSSE, ``NaN`` = not available. A segment without any
+    score gets equal weights. (Performance-weighted combination: Bates & Granger 1969; inverse
+    squared error weights as in Stock & Watson 2004, "Combination forecasts of output growth".)
+    """
+    n_models = scores.shape[0]
+    filled = np.where(np.isfinite(scores), scores, np.inf)
+    rank = np.argsort(np.argsort(filled, axis=0, kind="stable"), axis=0, kind="stable")  # (M, S)
+    chosen = (rank < size) & np.isfinite(filled)
+    with np.errstate(divide="ignore"):
+        raw = np.where(chosen, 1.0 / np.maximum(filled, 1e-9) ** 2, 0.0)
+    total = raw.sum(axis=0, keepdims=True)
+    return np.where(total > 0, raw / np.where(total > 0, total, 1.0), 1.0 / n_models)
+
+
+def _combine(means: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean over models ignoring NaN members: ``means`` ``(M, n, H)``, ``weights`` ``(M, n)``."""
+    ok = ~np.isnan(means)
+    w = np.where(ok, weights[:, :, None], 0.0)  # (M, n, H)
+    total = w.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (w * np.nan_to_num(means)).sum(axis=0) / total, np.nan)
+
+
+# ----------------------------------------------------------------------------------------------
+# the stage
+
+
+def _segments(units: np.ndarray, censored: np.ndarray, abc: np.ndarray, settings: ForecastSettings):
+    """``(segment, xyz, pattern, lifecycle)`` per series ``(n,)`` from the history ``(n, t)`` given."""
+    stats = segmentation.demand_statistics(units, censored)
+    xyz = segmentation.xyz_class(stats["cv"], settings.x_cutoff, settings.y_cutoff)
+    pattern = segmentation.demand_pattern(stats["adi"], stats["cv2_size"], settings.adi_cutoff, settings.cv2_cutoff)
+    life = segmentation.lifecycle(units, censored, settings.new_history, settings.inactive_periods)
+    return segmentation.segment_labels(abc, xyz, pattern, life), xyz, pattern, life
+
+
+def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataFrame:
+    """Forecast every series of one bucket; one output row per input row (schema :data:`FORECAST_BUCKET_SCHEMA`).
+
+    ``panel``: one row per series with the series-panel columns (length-T lists ``units``,
+    ``censored``, ``price``, ``promo``, ``category_mean_units``; length-H ``future_price``,
+    ``future_promo``; scalars ``category``, ``lead_time_mean``, ``lead_time_std``,
+    ``review_period``, ``abc``). Returns the columns of :data:`FORECAST_BUCKET_SCHEMA`; list
+    columns are pyarrow-backed (``pd.ArrowDtype``).
+    """
+    matrices = panel_matrices(panel, settings)
+    n_series = len(panel)
+    T, H, levels = settings.n_periods, settings.horizon, tuple(sorted(settings.quantiles))
+    if n_series == 0:
+        return FORECAST_BUCKET_SCHEMA.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
+    units, censored = matrices.units, matrices.censored
+    demand = np.where(censored, np.nan, units)  # (n, T) observations used for scoring
+
+    # 1. segmentation on the whole history (the output's labels) and as of each backtest origin
+    #    (the ensemble of fold k pools its weights over segments known at o_k: no look-ahead)
+    abc = np.where(pd.isna(panel["abc"].to_numpy(dtype=object)), "C", panel["abc"].to_numpy(dtype=object)).astype(object)
+    segment, xyz, pattern, life = _segments(units, censored, abc, settings)
+    fold_segments = [_segments(units[:, :origin], censored[:, :origin], abc, settings)[0] for origin in settings.origins]
+    all_codes, segment_names = pd.factorize(np.concatenate([segment, *fold_segments]))
+    all_codes = all_codes.reshape(settings.backtest_folds + 1, n_series)  # (1 + F, n): final, then folds
+    segment_codes, fold_segment_codes = all_codes[0], all_codes[1:]
+    pattern_codes, _ = pd.factorize(pattern)
+    category_codes, _ = pd.factorize(panel["category"].fillna("").to_numpy(dtype=object))
+    n_segments = len(segment_names)
+    is_new = life == "new"
+
+    # 2. walk-forward backtest: fold k fits on [:, :origin_k] only
+    base_names = [m for m in settings.models if m != "ensemble"]
+    n_folds = settings.backtest_folds
+    fold_means = np.full((len(base_names), n_folds, n_series, H), np.nan)  # (M, F, n, H)
+    actual = np.full((n_folds, n_series, H), np.nan)  # (F, n, H)
+    scale2 = np.ones((n_folds, n_series))  # (F, n)
+    for fold, origin in enumerate(settings.origins):  # small fixed set of folds
+        window = slice(origin, origin + H)
+        forecasts = _candidate_forecasts(settings, matrices, origin, matrices.price[:, window], matrices.promo[:, window],
+                                         category_codes)
+        for index, name in enumerate(base_names):
+            fold_means[index, fold] = forecasts[name]
+        actual[fold] = demand[:, window]
+        scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units[:, :origin], censored[:, :origin]), demand[:, :origin])
+    actual[:, is_new, :] = np.nan  # new items are forecast by borrowing, not scored as candidates
+
+    # squared scaled errors per model, fold, series
+    sq = np.where(np.isnan(actual)[None], np.nan, (fold_means - actual[None]) ** 2 / scale2[None, :, :, None])  # (M, F, n, H)
+    sse = np.nansum(sq, axis=3)  # (M, F, n)
+    points = (~np.isnan(sq)).sum(axis=3)  # (M, F, n)
+
+    def segment_scores(fold_mask: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Mean per-series RMSSE per model and segment ``codes`` over the folds in ``fold_mask``: ``(M, S)``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_series = np.sqrt(sse[:, fold_mask].sum(axis=1) / points[:, fold_mask].sum(axis=1))  # (M, n)
+        return _segment_means(per_series, codes, n_segments)
+
+    # 3. ensemble: fold f's weights from the older folds only (the oldest fold: equal weights)
+    names = list(base_names)
+    if "ensemble" in settings.models:
+        ensemble = np.full((n_folds, n_series, H), np.nan)
+        for fold in range(n_folds):
+            older = np.arange(n_folds) > fold
+            codes = fold_segment_codes[fold]
+            weights = ensemble_weights(segment_scores(older, codes), settings.ensemble_size)  # (M, S)
+            ensemble[fold] = _combine(fold_means[:, fold], weights[:, codes])
+        fold_means = np.concatenate([fold_means, ensemble[None]], axis=0)
+        sq_ens = np.where(np.isnan(actual), np.nan, (ensemble - actual) ** 2 / scale2[:, :, None])
+        sse = np.concatenate([sse, np.nansum(sq_ens, axis=2)[None]], axis=0)
+        points = np.concatenate([points, (~np.isnan(sq_ens)).sum(axis=2)[None]], axis=0)
+        names.append("ensemble")
+    n_models = len(names)
+
+    # residuals scaled per series; the quantiles of fold f come from the other folds (cross-fitting)
+    scale = np.sqrt(scale2)  # (F, n)
+    residuals = (actual[None] - fold_means) / scale[None, :, :, None]  # (M, F, n, H)
+    group_levels = [pattern_codes, segment_codes]
+    fold_quantiles = np.empty((len(levels), n_models, n_folds, n_series, H))
+    for m in range(n_models):  # small fixed set of models
+        for fold in range(n_folds):
+            others = np.arange(n_folds) != fold
+            rq = forecast_intervals.residual_quantiles(residuals[m, others], group_levels, levels, settings.min_pool_points)
+            fold_quantiles[:, m, fold] = forecast_intervals.quantile_forecasts(np.nan_to_num(fold_means[m, fold]), scale[fold], rq)
+    p90_index = levels.index(0.9)
+    sums = forecast_metrics.error_sums(actual[None], fold_means, fold_quantiles, levels, scale2[None], fold_quantiles[p90_index])
+
+    # 4. champion-challenger per segment on backtest RMSSE
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_series = np.sqrt(sse.sum(axis=1) / points.sum(axis=1))  # (M, n)
+    scores = _segment_means(per_series, segment_codes, n_segments)  # (M, S)
+    champion = names.index(settings.default_champion)
+    filled = np.where(np.isfinite(scores), scores, np.inf)
+    best = filled.argmin(axis=0)  # (S,)
+    beats = filled[best, np.arange(n_segments)] < (1.0 - settings.champion_threshold) * filled[champion]
+    chosen_per_segment = np.where(beats | ~np.isfinite(filled[champion]), best, champion)  # (S,)
+    chosen = chosen_per_segment[segment_codes]  # (n,)
+
+    # 5. final forecasts on the whole history
+    final = _candidate_forecasts(settings, matrices, T, matrices.future_price, matrices.future_promo, category_codes)
+    final_means = np.stack([final[name] for name in base_names])  # (M_base, n, H)
+    if "ensemble" in settings.models:
+        weights = ensemble_weights(scores[: len(base_names)], settings.ensemble_size)
+        final_means = np.concatenate([final_means, _combine(final_means, weights[:, segment_codes])[None]], axis=0)
+    rows = np.arange(n_series)
+    mean = final_means[chosen, rows]  # (n, H)
+    model = np.array(names, dtype=object)[chosen]
+
+    # 6. quantiles from the chosen model's residuals over all folds, scaled by the full history's scale
+    chosen_residuals = residuals[chosen, :, rows].transpose(1, 0, 2)  # (F, n, H)
+    final_scale2 = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units, censored), demand)
+    # 7. new items borrow the category-at-location level and profile
+    mean, model, final_scale2 = _borrow_for_new_items(matrices, settings, is_new, mean, model, final_scale2)
+    final_scale = np.sqrt(final_scale2)
+    rq = forecast_intervals.residual_quantiles(chosen_residuals, group_levels, levels, settings.min_pool_points)
+    quantiles = forecast_intervals.quantile_forecasts(np.nan_to_num(mean), final_scale, rq)  # (L, n, H)
+    quantiles = np.where(np.isnan(mean)[None], np.nan, quantiles)
+    cumulative = forecast_intervals.cumulative_error_scale(chosen_residuals, group_levels, settings.min_pool_points) * final_scale[:, None]
+
+    # 8. demand distribution and demand over lead time + review period
+    family = demand_distribution.choose_family(units, censored, pattern)
+    interval = demand_distribution.protection_interval_demand(
+        np.nan_to_num(mean), cumulative,
+        panel["lead_time_mean"].to_numpy(dtype=float), panel["lead_time_std"].to_numpy(dtype=float),
+        panel["review_period"].to_numpy(dtype=float),
+    )
+    no_forecast = np.isnan(mean).any(axis=1)
+
+    out = {
+        "sku_id": panel["sku_id"].to_numpy(dtype=object),
+        "location_id": panel["location_id"].to_numpy(dtype=object),
+        "segment": segment,
+        "abc": abc,
+        "xyz": xyz,
+        "demand_pattern": pattern,
+        "lifecycle": life,
+        "model": model,
+        "distribution": family,
+    }
+    for key in ("demand_mean", "demand_std", "lead_time_demand_mean", "lead_time_demand_std"):
+        out[key] = np.where(no_forecast, np.nan, interval[key])
+    frame = pd.DataFrame(out)
+    frame["mean"] = _list_column(mean)
+    for column, level in zip(OUTPUT_QUANTILE_COLUMNS, OUTPUT_LEVELS):
+        frame[column] = _list_column(quantiles[levels.index(level)])
+    frame["backtest"] = _backtest_column(names, sums, is_new)
+    return frame
+
+
+def _borrow_for_new_items(matrices, settings, is_new, mean, model, scale2):
+    """New items: ``ratio * forecast(category_mean_units)`` with ``ratio`` = own sales / category sales.
+
+    ``ratio = (own + c) / (category + c)`` over the item's observed periods, ``c`` = one period
+    of the category's recent level (shrinks a very short history toward the category). Without
+    category data, the item's own observed mean; without either, ``NaN``.
+    """
+    if not is_new.any():
+        return mean, model, scale2
+    H = settings.horizon
+    units = matrices.units[is_new]
+    demand = np.where(matrices.censored[is_new], np.nan, units)  # (k, T)
+    category = matrices.category_mean[is_new]  # (k, T)
+    known = ~np.isnan(category)
+    registry = model_registry()
+    has_category = known.any(axis=1)
+    category_input = np.where(known, np.maximum(category, 0.0), np.nan)
+    category_input = np.where(has_category[:, None], category_input, 0.0)
+    no_stockouts = np.zeros_like(known)
+    # the category's seasonal profile (seasonal naive of an average of many series; it falls
+    # back to naive with under two seasons), blended with its recent level for robustness
+    seasonal = registry["seasonal_naive"](category_input, no_stockouts, H, settings.season_length).mean
+    level = registry["moving_average"](category_input, no_stockouts, H, settings.season_length).mean
+    profile = 0.5 * seasonal + 0.5 * level
+    both = ~np.isnan(demand) & known
+    own_total = np.where(both, demand, 0.0).sum(axis=1)
+    category_total = np.where(both, category, 0.0).sum(axis=1)
+    prior = np.nan_to_num(profile.mean(axis=1), nan=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(category_total + prior > 0, (own_total + prior) / (category_total + prior), 1.0)
+        observed = ~np.isnan(demand)
+        own_mean = np.where(observed.any(axis=1), np.nansum(demand, axis=1) / np.maximum(observed.sum(axis=1), 1), np.nan)
+    borrowed = np.where(has_category[:, None], ratio[:, None] * profile, own_mean[:, None])  # (k, H)
+    mean = mean.copy()
+    mean[is_new] = np.maximum(borrowed, 0.0)
+    model = model.copy()
+    model[is_new] = NEW_ITEM_MODEL
+    level = np.nan_to_num(borrowed.mean(axis=1), nan=0.0)
+    scale2 = scale2.copy()
+    own_scale = forecast_metrics.m5_scale(units, matrices.censored[is_new])
+    scale2[is_new] = np.where(np.isfinite(own_scale), np.maximum(own_scale, level), np.maximum(level, 1e-6))
+    return mean, model, scale2
+
+
+def _list_column(matrix: np.ndarray) -> pd.arrays.ArrowExtensionArray:
+    """``(n, H)`` float matrix -> pyarrow-backed list<double> column (``NaN`` kept as NaN)."""
+    n, width = matrix.shape
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * width)
+    values = pa.array(np.ascontiguousarray(matrix, dtype=np.float64).reshape(-1))
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, values))
+
+
+def _backtest_column(names: list[str], sums: dict[str, np.ndarray], is_new: np.ndarray) -> pd.arrays.ArrowExtensionArray:
+    """list<struct> per series of the per-model, per-fold error sums (entries with no points dropped)."""
+    n_models, n_folds, n_series = sums["n_points"].shape
+    keep = (sums["n_points"] > 0) & ~is_new[None, None, :]  # (M, F, n)
+    # order entries by series, then model, then fold
+    keep_snf = keep.transpose(2, 0, 1)  # (n, M, F)
+    series_index, model_index, fold_index = np.nonzero(keep_snf)
+    counts = keep_snf.reshape(n_series, -1).sum(axis=1)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+
+    def pick(key):
+        return sums[key][model_index, fold_index, series_index]
+
+    struct = pa.StructArray.from_arrays(
+        [
+            pa.DictionaryArray.from_arrays(pa.array(model_index.astype(np.int32)), pa.array(names)).cast(pa.string()),
+            pa.array(fold_index.astype(np.int32) + 1),
+            pa.array(pick("abs_error")), pa.array(pick("error")), pa.array(pick("actual")),
+            pa.array(pick("squared_scaled_error")), pa.array(pick("pinball")), pa.array(pick("covered_p90")),
+            pa.array(pick("n_points").astype(np.int32)),
+        ],
+        fields=list(_BACKTEST_TYPE.value_type),
+    )
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, struct))
+
+
+def accuracy_from_backtest(output: pd.DataFrame) -> pd.DataFrame:
+    """forecast_accuracy rows ``(model, segment, fold, wape, rmsse, bias, pinball, coverage_p90)``.
+
+    Aggregates the ``backtest`` column of :func:`forecast_bucket`'s output: WAPE = sum abs_error
+    / sum actual; RMSSE = mean over series of sqrt(squared_scaled_error / n_points); bias = sum
+    error / sum actual; pinball = sum pinball / sum n_points; coverage_p90 = sum covered_p90 /
+    sum n_points. This is the reference the Spark aggregation must equal.
+    """
+    table = pa.Table.from_pandas(output[["segment", "backtest"]].reset_index(drop=True), preserve_index=False)
+    backtest = table.column("backtest").combine_chunks()
+    lengths = backtest.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    flat = backtest.flatten()  # StructArray of all entries
+    entries = pd.DataFrame({field.name: flat.field(i).to_numpy(zero_copy_only=False) for i, field in enumerate(flat.type)})
+    entries.insert(0, "segment", np.repeat(table.column("segment").to_numpy(zero_copy_only=False), lengths))
+    entries["rmsse_series"] = np.sqrt(entries["squared_scaled_error"] / entries["n_points"])
+    grouped = entries.groupby(["model", "segment", "fold"], sort=True)
+    totals = grouped[["abs_error", "error", "actual", "pinball", "covered_p90", "n_points"]].sum()
+    result = pd.DataFrame({
+        "wape": totals["abs_error"] / totals["actual"],
+        "rmsse": grouped["rmsse_series"].mean(),
+        "bias": totals["error"] / totals["actual"],
+        "pinball": totals["pinball"] / totals["n_points"],
+        "coverage_p90": totals["covered_p90"] / totals["n_points"],
+    }).reset_index()
+    result["fold"] = result["fold"].astype("int32")
+    return result
+

@@ -1,0 +1,282 @@
+"""The forecast stage on small generated panels, and its interval / distribution / LightGBM kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from invspark.errors import ConfigError, InputDataError
+from invspark.kernels import demand_distribution, forecast_intervals
+from invspark.kernels.global_model import GlobalModelSettings, forecast_global
+from invspark.stages.forecast import (
+    FORECAST_BUCKET_SCHEMA,
+    ForecastSettings,
+    accuracy_from_backtest,
+    forecast_bucket,
+)
+
+T, H = 60, 6
+
+
+def make_panel(n=120, periods=T, horizon=H, seed=0, n_new=4):
+    """A monthly panel: Poisson demand with yearly seasonality, promotions that double demand,
+    30% slow movers, 2% stock-outs (units halved: a lower bound), ``n_new`` items with 4 periods of life."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(periods + horizon)
+    level = rng.gamma(2.0, 5.0, n)[:, None]
+    promo = (rng.random((n, periods + horizon)) < 0.15).astype(float)
+    price = np.where(promo > 0, 0.8, 1.0) * rng.uniform(1, 5, n)[:, None]
+    rate = level * (1 + 0.3 * np.sin(2 * np.pi * t / 12))[None, :] * np.where(promo > 0, 2.0, 1.0)
+    rate = np.where((rng.random(n) < 0.3)[:, None], rate * 0.05, rate)
+    demand = rng.poisson(rate).astype(float)
+    censored = rng.random((n, periods)) < 0.02
+    units = demand[:, :periods].copy()
+    units[censored] = np.floor(units[censored] / 2)
+    units[:n_new, : periods - 4] = np.nan
+    category = np.where(np.arange(n) % 2 == 0, "snacks", "cereal")
+    category_mean = np.vstack([np.nanmean(demand[n_new:][category[n_new:] == c, :periods], axis=0) for c in category])
+    panel = pd.DataFrame({
+        "sku_id": [f"sku{i}" for i in range(n)], "location_id": "store1", "bucket": 0,
+        "units": list(units), "censored": list(censored), "price": list(price[:, :periods]), "promo": list(promo[:, :periods]),
+        "future_price": list(price[:, periods:]), "future_promo": list(promo[:, periods:]), "category": category,
+        "unit_cost": 1.0, "unit_price": 2.0, "lead_time_mean": 2.0, "lead_time_std": 0.5, "review_period": 1.0,
+        "abc": np.where(np.arange(n) % 3 == 0, "A", "B"), "category_mean_units": list(category_mean),
+    })
+    return panel, demand[:, periods:]
+
+
+# a small LightGBM (40 rounds) keeps the test file fast; the defaults are exercised by the scripts
+SETTINGS = ForecastSettings(frequency="M", horizon=H, n_periods=T, lightgbm=GlobalModelSettings(
+    season_length=12, windows=(3, 6, 12), lags=(1, 2, 3, 12), level_window=6, num_boost_round=40))
+
+
+@pytest.fixture(scope="module")
+def result():
+    panel, future = make_panel()
+    return panel, future, forecast_bucket(panel, SETTINGS)
+
+
+def lists(frame, column):
+    return np.stack(frame[column].to_numpy())
+
+
+def test_one_row_per_series_and_every_column_filled(result):
+    panel, _, out = result
+    assert list(out.columns) == FORECAST_BUCKET_SCHEMA.names
+    assert out[["sku_id", "location_id"]].equals(panel[["sku_id", "location_id"]])
+    assert not out.drop(columns="backtest").isna().any().any()
+    table = pa.Table.from_pandas(out, schema=FORECAST_BUCKET_SCHEMA, preserve_index=False)
+    assert table.num_rows == len(panel)
+    established = out["lifecycle"] != "new"
+    assert (out.loc[established, "backtest"].map(len) > 0).all()
+    assert set(out["segment"]) >= {"new"}
+    assert set(out["distribution"]) <= set(demand_distribution.FAMILIES)
+    assert all(len(row) == H for row in out["p99"])
+
+
+def test_quantiles_monotone_and_non_negative(result):
+    _, _, out = result
+    stacked = np.stack([lists(out, c) for c in ("p10", "p50", "p90", "p95", "p99")])  # (5, n, H)
+    assert np.all(stacked >= 0)
+    assert np.all(np.diff(stacked, axis=0) >= 0)
+    assert np.all(lists(out, "mean") >= 0)
+
+
+def test_holdout_coverage_is_calibrated(result):
+    # 120 generated series x 6 months: a sanity band around the nominal levels, not a benchmark
+    _, future, out = result
+    established = (out["lifecycle"] != "new").to_numpy()
+    covered90 = (future <= lists(out, "p90"))[established].mean()
+    covered99 = (future <= lists(out, "p99"))[established].mean()
+    assert 0.82 <= covered90 <= 0.97
+    assert covered99 >= 0.95
+
+
+def test_backtest_aggregates_to_forecast_accuracy(result):
+    _, _, out = result
+    accuracy = accuracy_from_backtest(out)
+    assert list(accuracy.columns) == ["model", "segment", "fold", "wape", "rmsse", "bias", "pinball", "coverage_p90"]
+    assert set(accuracy["fold"]) == {1, 2, 3}
+    assert {"ensemble", "lightgbm", "sba", "ets_seasonal"} <= set(accuracy["model"])
+    # recompute one cell by hand from the struct entries
+    segment = out["segment"].iloc[-1]
+    entries = [e for seg, bt in zip(out["segment"], out["backtest"]) if seg == segment for e in bt
+               if e["model"] == "ensemble" and e["fold"] == 2]
+    row = accuracy.query("model == 'ensemble' and fold == 2 and segment == @segment").iloc[0]
+    assert row["wape"] == pytest.approx(sum(e["abs_error"] for e in entries) / sum(e["actual"] for e in entries))
+    assert row["rmsse"] == pytest.approx(np.mean([np.sqrt(e["squared_scaled_error"] / e["n_points"]) for e in entries]))
+    assert row["coverage_p90"] == pytest.approx(sum(e["covered_p90"] for e in entries) / sum(e["n_points"] for e in entries))
+
+
+def test_censored_periods_are_not_scored(result):
+    panel, _, out = result
+    censored = np.stack(panel["censored"].to_numpy())
+    units = np.stack(panel["units"].to_numpy())
+    scored = ~censored & ~np.isnan(units)
+    for fold, origin in enumerate(SETTINGS.origins, start=1):
+        expected = scored[:, origin:origin + H].sum(axis=1)
+        for i in np.flatnonzero((out["lifecycle"] != "new").to_numpy()):
+            entry = next(e for e in out["backtest"].iloc[i] if e["model"] == "naive" and e["fold"] == fold)
+            assert entry["n_points"] == expected[i]
+
+
+def test_stockout_zeros_do_not_pull_the_forecast_down():
+    panel, _ = make_panel(n=60, seed=3, n_new=0)
+    units = np.stack(panel["units"].to_numpy())
+    units[:, -4:] = 0.0  # four stocked-out periods with nothing sold
+    censored = np.zeros_like(units, dtype=bool)
+    censored[:, -4:] = True
+    stocked_out = panel.assign(units=list(units), censored=list(censored))
+    zeros_believed = panel.assign(units=list(units), censored=list(np.zeros_like(censored)))
+    settings_ = ForecastSettings(frequency="M", horizon=H, n_periods=T, models=("naive", "ses"), default_champion="naive")
+    with_mask = lists(forecast_bucket(stocked_out, settings_), "mean").mean()
+    without_mask = lists(forecast_bucket(zeros_believed, settings_), "mean").mean()
+    history_level = np.nanmean(units[:, -16:-4])
+    assert with_mask > 1.5 * without_mask
+    assert with_mask == pytest.approx(history_level, rel=0.35)
+
+
+def test_no_leakage_across_folds():
+    panel, _ = make_panel(n=80, seed=5, n_new=0)
+    units = np.stack(panel["units"].to_numpy())
+    perturbed = units.copy()
+    perturbed[:, T - H:] = perturbed[:, T - H:] * 7 + 50  # only fold 1's evaluation window changes
+    a = forecast_bucket(panel, SETTINGS)
+    b = forecast_bucket(panel.assign(units=list(perturbed)), SETTINGS)
+    for bt_a, bt_b in zip(a["backtest"], b["backtest"]):
+        older_a = {(e["model"], e["fold"]): e for e in bt_a if e["fold"] > 1}
+        older_b = {(e["model"], e["fold"]): e for e in bt_b if e["fold"] > 1}
+        assert older_a.keys() == older_b.keys()
+        for key, entry in older_a.items():
+            for field in ("abs_error", "error", "squared_scaled_error", "n_points"):
+                assert entry[field] == older_b[key][field], (key, field)
+    fold1_a = [e["abs_error"] for bt in a["backtest"] for e in bt if e["fold"] == 1]
+    fold1_b = [e["abs_error"] for bt in b["backtest"] for e in bt if e["fold"] == 1]
+    assert fold1_a != fold1_b  # the test can fail: fold 1 does see the change
+
+
+def test_new_items_borrow_the_category_level(result):
+    _, _, out = result
+    new = out["lifecycle"] == "new"
+    assert new.sum() == 4 and (out.loc[new, "model"] == "category_borrow").all()
+    assert (out.loc[new, "segment"] == "new").all()
+    assert not out.loc[new, "backtest"].map(len).any()
+
+
+def test_new_item_level_follows_its_sales_relative_to_the_category():
+    panel, _ = make_panel(n=60, seed=2, n_new=0)
+    units = np.stack(panel["units"].to_numpy())
+    category = np.stack(panel["category_mean_units"].to_numpy())
+    units[0:4] = np.nan
+    units[1, -4:] = category[0, -4:]  # sells exactly like its category: ratio 1
+    units[2, -4:] = 3 * category[0, -4:]  # sells three times its category
+    units[3, -4:] = 0.0  # sold nothing in four periods
+    panel = panel.assign(units=list(units), censored=list(np.zeros_like(units, dtype=bool)), category=["snacks"] * 60,
+                         category_mean_units=[category[0]] * 60)
+    mean = lists(forecast_bucket(panel, SETTINGS), "mean")
+    np.testing.assert_allclose(mean[1], mean[0], rtol=1e-12)  # no history and "like the category" agree
+    assert np.all(mean[2] > 1.5 * mean[1]) and np.all(mean[2] < 3 * mean[1])  # shrunk toward 1 but well above
+    assert np.all(mean[3] < 0.5 * mean[1])
+
+
+def test_item_without_history_gets_the_category_forecast():
+    panel, _ = make_panel(n=60, seed=1, n_new=0)
+    units = np.stack(panel["units"].to_numpy())
+    units[0] = np.nan
+    out = forecast_bucket(panel.assign(units=list(units)), SETTINGS)
+    category = np.asarray(panel["category_mean_units"].iloc[0])
+    assert out["model"].iloc[0] == "category_borrow"
+    assert np.mean(out["mean"].iloc[0]) == pytest.approx(category[-12:].mean(), rel=0.35)
+
+
+def test_settings_and_panel_errors():
+    with pytest.raises(ConfigError, match="frequency must be one of"):
+        ForecastSettings(frequency="Q", horizon=4, n_periods=40)
+    with pytest.raises(ConfigError, match="too short for backtest_folds"):
+        ForecastSettings(frequency="W", horizon=13, n_periods=30)
+    with pytest.raises(ConfigError, match="models must be a non-empty subset"):
+        ForecastSettings(frequency="W", horizon=4, n_periods=40, models=("prophet",))
+    panel, _ = make_panel(n=10, n_new=0)
+    with pytest.raises(InputDataError, match="lacks columns \\['abc'\\]"):
+        forecast_bucket(panel.drop(columns="abc"), SETTINGS)
+    with pytest.raises(InputDataError, match="'future_promo' must hold lists of length 6"):
+        forecast_bucket(panel.assign(future_promo=[np.zeros(3)] * 10), SETTINGS)
+
+
+def test_lightgbm_uses_the_planned_promotion():
+    panel, _ = make_panel(n=150, seed=7, n_new=0)
+    units = np.stack(panel["units"].to_numpy())
+    censored = np.stack(panel["censored"].to_numpy())
+    promo = np.stack(panel["promo"].to_numpy())
+    price = np.stack(panel["price"].to_numpy())
+    future_promo = np.zeros((150, H))
+    future_promo[:, ::2] = 1.0
+    future_price = price.max(axis=1, keepdims=True) * np.where(future_promo > 0, 0.8, 1.0)  # the generator's discount
+    zeros = np.zeros(150, dtype=int)
+    mean = forecast_global(np.where(censored, np.nan, units), price, promo, future_price, future_promo, H, zeros, zeros, zeros,
+                           GlobalModelSettings(season_length=12, windows=(3, 6, 12), lags=(1, 2, 3, 12), min_data_in_leaf=20))
+    lift = mean[:, ::2].sum() / mean[:, 1::2].sum()
+    assert lift > 1.4  # the generated promotions double demand
+
+
+def test_conformal_quantiles_of_pooled_residuals():
+    rng = np.random.default_rng(0)
+    residuals = rng.standard_normal((3, 400, 4))  # (folds, series, H)
+    groups = [np.repeat([0, 1], 200)]
+    residuals[:, 200:, :] *= 3.0  # the second group is three times as wide
+    q = forecast_intervals.residual_quantiles(residuals, groups, (0.1, 0.5, 0.9), min_points=50)  # (n, L, H)
+    assert q.shape == (400, 3, 4)
+    np.testing.assert_allclose(q[0, 2], 1.2816, atol=0.15)
+    np.testing.assert_allclose(q[300, 2], 3 * 1.2816, atol=0.4)
+    n = 600
+    level = np.ceil(0.9 * (n + 1)) / n
+    expected = np.quantile(residuals[:, :200, 1].reshape(-1), level, method="inverted_cdf")
+    assert q[0, 2, 1] == pytest.approx(expected)
+    # a group below min_points falls back to the whole panel
+    q_small = forecast_intervals.residual_quantiles(residuals, [np.r_[np.zeros(399), 1]], (0.9,), min_points=50)
+    q_all = forecast_intervals.residual_quantiles(residuals, [], (0.9,), min_points=50)
+    assert q_small[399, 0, 0] == pytest.approx(q_all[0, 0, 0])
+    assert q_small[0, 0, 0] != pytest.approx(q_all[0, 0, 0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(hnp.arrays(np.float64, (4, 3), elements=st.floats(0, 50)), hnp.arrays(np.float64, (4, 3, 3), elements=st.floats(-5, 5)),
+       hnp.arrays(np.float64, 4, elements=st.floats(0.01, 10)))
+def test_quantile_forecasts_monotone_non_negative(mean, scaled_quantiles, scale):
+    q = forecast_intervals.quantile_forecasts(mean, scale, scaled_quantiles)
+    assert q.shape == (3, 4, 3)
+    assert np.all(q >= 0) and np.all(np.diff(q, axis=0) >= 0)
+
+
+def test_random_lead_time_demand_textbook_formula():
+    # mu = 10 per period, iid errors sigma = 3, E[L] = 4, sigma_L = 1, R = 1: P = 5 periods,
+    # E = 5 * 10 = 50, Var = E[P] sigma^2 + mu^2 sigma_L^2 = 5 * 9 + 100 * 1 = 145
+    # (Silver, Pyke & Thomas 2017, random lead time; Axsater 2015 §5.3)
+    mean_path = np.full((2, 8), 10.0)
+    cumulative_std = 3.0 * np.sqrt(np.arange(1, 9))[None, :].repeat(2, axis=0)
+    out = demand_distribution.protection_interval_demand(mean_path, cumulative_std, np.array([4.0, 1.5]), np.array([1.0, 0.0]), np.array([1.0, 1.0]))
+    assert out["lead_time_demand_mean"][0] == pytest.approx(50.0)
+    assert out["lead_time_demand_std"][0] == pytest.approx(np.sqrt(145.0))
+    assert out["demand_mean"][0] == pytest.approx(10.0) and out["demand_std"][0] == pytest.approx(3.0)
+    assert out["lead_time_demand_mean"][1] == pytest.approx(25.0)  # P = 2.5 periods
+    # beyond the horizon the path is extended at its average and the variance grows linearly
+    far = demand_distribution.protection_interval_demand(mean_path[:1], cumulative_std[:1], np.array([11.0]), np.array([0.0]), np.array([1.0]))
+    assert far["lead_time_demand_mean"][0] == pytest.approx(120.0)
+    assert far["lead_time_demand_std"][0] == pytest.approx(np.sqrt(12 * 9.0))
+
+
+def test_family_choice():
+    rng = np.random.default_rng(0)
+    history = np.vstack([
+        rng.poisson(2.0, 200),  # count, variance ~ mean: poisson
+        rng.negative_binomial(1, 0.2, 200),  # count, over-dispersed: negbin
+        rng.normal(500, 50, 200),  # fast, stable: normal
+        rng.gamma(0.8, 300, 200),  # fast, skewed: gamma
+    ]).astype(float)
+    family = demand_distribution.choose_family(history, np.zeros_like(history, dtype=bool), np.array(["smooth"] * 4, dtype=object))
+    assert list(family) == ["poisson", "negbin", "normal", "gamma"]
