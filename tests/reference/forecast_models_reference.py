@@ -161,26 +161,27 @@ def ses_series(y, censored, horizon, season_length, alpha=None):
 
 
 def holt_fixed_series(y, censored, alpha, beta, phi):
-    """(level, trend, fitted, sse) of additive damped-trend Holt, l = first value, b = 0."""
+    """(level, trend, fitted, sse) of additive damped-trend Holt, l = first value, b = 0.
+
+    A missing or unused censored period applies the transition only: l += phi b, b = phi b.
+    """
     level, trend = NAN, 0.0
     started = False
     fitted = []
     sse = 0.0
     for value, cens in zip(y, censored):
-        forecast = phi * trend + level
+        damped = phi * trend
+        forecast = level + damped
         fitted.append(forecast if started else NAN)
-        if _is_missing(value):
-            continue
         if not started:
-            level, started = value, True
-            fitted[-1] = NAN
+            if not _is_missing(value):
+                level, started = value, True
             continue
-        error = value - forecast
+        error = 0.0 if _is_missing(value) else value - forecast
         if cens and error <= 0.0:
-            continue
-        new_level = alpha * error + forecast
-        trend = beta * (new_level - level) + ((1.0 - beta) * phi) * trend
-        level = new_level
+            error = 0.0
+        level = forecast + alpha * error
+        trend = (alpha * beta) * error + damped
         sse += error * error
     return level, trend, fitted, sse
 

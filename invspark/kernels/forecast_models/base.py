@@ -206,21 +206,27 @@ def ses_recursion(
 def golden_section_ses_alpha(
     values: np.ndarray, censored: np.ndarray, lower: float, upper: float
 ) -> np.ndarray:
+    """Per-series SES smoothing weight minimising the in-sample SSE; see :func:`golden_section_alpha`.
+
+    values, censored: ``(n_series, n_periods)``. Returns alpha ``(n_series,)``.
+    """
+    return golden_section_alpha(SesPanel(values, censored), lower, upper)
+
+
+def golden_section_alpha(panel: SesPanel, lower: float, upper: float) -> np.ndarray:
     """Per-series SES smoothing weight minimising the in-sample SSE, by golden-section search.
 
     The same search as statsforecast's ``golden_section_ses`` (Kiefer 1953 golden-section search
     on ``[lower, upper]``, stop when the two inner points tie or the bracket is narrower than
-    ``GOLDEN_SECTION_TOLERANCE`` (1e-8; statsforecast uses 1e-12), return the bracket's midpoint), run for all series at once: each iteration evaluates the
-    SSE of every series at its own new point with one vectorized :meth:`SesPanel.run`.
-
-    values, censored: ``(n_series, n_periods)``. Returns alpha ``(n_series,)``.
+    ``GOLDEN_SECTION_TOLERANCE`` (1e-8; statsforecast uses 1e-12), return the bracket's
+    midpoint), run for all series at once: each iteration evaluates the SSE of every series at
+    its own new point with one vectorized :meth:`SesPanel.run`. Returns alpha ``(n_series,)``.
     """
-    n_series = values.shape[0]
+    n_series = panel.shape[0]
     low = np.full(n_series, float(lower))
     high = np.full(n_series, float(upper))
     inner_low = high - (high - low) / GOLDEN_RATIO
     inner_high = low + (high - low) / GOLDEN_RATIO
-    panel = SesPanel(values, censored)
     sse_low = panel.run(inner_low, return_fitted=False)[2]
     sse_high = panel.run(inner_high, return_fitted=False)[2]
     active = np.ones(n_series, dtype=bool)

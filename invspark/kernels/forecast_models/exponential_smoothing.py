@@ -7,7 +7,7 @@ evaluated as ``(n_grid, n_series)`` arrays with one argmin per series.
 
 Inputs are ``y`` ``(n_series, n_periods)`` float64 (NaN = missing, right-aligned at the origin)
 and ``censored`` (same shape, bool); the recursions loop over time only. A missing period leaves
-the state unchanged. A censored observation updates the state only when it exceeds the one-step
+the SES level unchanged and moves the damped-trend state along its trend only. A censored observation updates the state only when it exceeds the one-step
 forecast for its period (or no forecast exists yet); otherwise it is treated as missing and
 left out of the fitting error.
 """
@@ -20,10 +20,10 @@ from invspark.errors import ConfigError
 from invspark.kernels.forecast_models.base import (
     ModelForecast,
     check_smoothing_parameter,
+    SesPanel,
     first_observed_index,
-    golden_section_ses_alpha,
+    golden_section_alpha,
     repeat_horizon,
-    ses_recursion,
     validate_panel,
 )
 
@@ -53,12 +53,13 @@ def ses(
     """
     values, stockouts = validate_panel(y, censored, horizon, season_length)
     n_series = values.shape[0]
+    panel = SesPanel(values, stockouts)
     if alpha is None:
-        weights = golden_section_ses_alpha(values, stockouts, *SES_ALPHA_BOUNDS)
+        weights = golden_section_alpha(panel, *SES_ALPHA_BOUNDS)
     else:
         check_smoothing_parameter("alpha", alpha)
         weights = np.full(n_series, float(alpha))
-    level, fitted, _ = ses_recursion(values, stockouts, weights)
+    level, fitted, _ = panel.run(weights)
     return ModelForecast(mean=repeat_horizon(level, horizon), fitted=fitted, name="ses")
 
 
@@ -72,12 +73,16 @@ def damped_trend_recursion(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Additive damped-trend Holt recursion for every series (and grid point) at once.
 
-    Gardner & McKenzie (1985); FPP3 section 8.2, component form:
-    ``yhat_t = l_{t-1} + phi b_{t-1}``,
-    ``l_t = alpha y_t + (1 - alpha) yhat_t``,
-    ``b_t = beta (l_t - l_{t-1}) + (1 - beta) phi b_{t-1}``,
-    with ``l = y_first``, ``b = 0`` at the first observation (a level-only start, robust for
-    noisy retail series; the trend is learnt from the data).
+    Gardner & McKenzie (1985); FPP3 section 8.2, in error-correction form (Hyndman et al. 2008,
+    *Forecasting with Exponential Smoothing*, Table 2.1, model A_d,N):
+    ``yhat_t = l_{t-1} + phi b_{t-1}``, ``e_t = y_t - yhat_t``,
+    ``l_t = yhat_t + alpha e_t``, ``b_t = phi b_{t-1} + alpha beta e_t``
+    (the same as ``b_t = beta (l_t - l_{t-1}) + (1 - beta) phi b_{t-1}``), with ``l = y_first``,
+    ``b = 0`` at the first observation (a level-only start, robust for noisy retail series; the
+    trend is learnt from the data). A missing period, or a censored one that is not used,
+    applies the transition only (``e_t = 0``: ``l_t = l_{t-1} + phi b_{t-1}``, ``b_t = phi b_{t-1}``),
+    the state-space treatment of a missing observation (Durbin & Koopman 2012, section 4.10), so
+    the next forecast is the two-step-ahead one.
 
     values, censored: ``(n_series, n_periods)``. alpha, beta, phi: ``(n_series,)`` or
     ``(n_grid, n_series)``. Returns ``(level, trend, fitted, sse)`` with level, trend and sse of
@@ -100,28 +105,24 @@ def damped_trend_recursion(
     any_censored = censored_after.any(axis=1)  # (n_periods,)
     filled = np.ascontiguousarray(np.nan_to_num(values, nan=0.0).T)
     fitted = np.full((n_periods, n_series), np.nan) if return_fitted else None
-    damped_trend_weight = (1.0 - beta) * phi
-    forecast = np.empty(shape)
+    trend_gain = alpha * beta
+    damped = np.empty(shape)
     error = np.empty(shape)
     step = np.empty(shape)
     for t in range(int(start.min(initial=n_periods)) + 1, n_periods):
-        observation = filled[t]
-        np.multiply(phi, trend, out=forecast)
-        forecast += level
+        np.multiply(phi, trend, out=damped)
+        level += damped  # level is now the one-step forecast yhat_t
         if fitted is not None:
-            fitted[t] = forecast
-        np.subtract(observation, forecast, out=error)
+            fitted[t] = level
+        np.subtract(filled[t], level, out=error)
         use = after_start[t]
         if any_censored[t]:
             use = use & ~(censored_after[t] & (error <= 0.0))
         error *= use
-        # l_t = yhat_t + alpha e_t;  b_t = beta (l_t - l_{t-1}) + (1 - beta) phi b_{t-1}
         np.multiply(alpha, error, out=step)
-        step += forecast  # new level where used
-        np.copyto(step, level, where=~use)  # unused periods keep the state
-        trend_update = beta * (step - level) + damped_trend_weight * trend
-        np.copyto(trend, trend_update, where=use)
-        level, step = step, level
+        level += step
+        np.multiply(trend_gain, error, out=trend)
+        trend += damped
         error *= error
         sse += error
     if fitted is not None:

@@ -20,10 +20,10 @@ import numpy as np
 
 from invspark.kernels.forecast_models.base import (
     ModelForecast,
-    golden_section_ses_alpha,
+    SesPanel,
+    golden_section_alpha,
     pack_right,
     repeat_horizon,
-    ses_recursion,
     validate_panel,
 )
 
@@ -62,7 +62,6 @@ def adida(y: np.ndarray, censored: np.ndarray, horizon: int, season_length: int)
     """
     values, stockouts = validate_panel(y, censored, horizon, season_length)
     n_series, n_periods = values.shape
-    rows = np.arange(n_series)[:, None]
     observed = ~np.isnan(values)
     order = pack_right(observed)  # (n_series, n_periods)
     packed = np.take_along_axis(values, order, axis=1)  # observed values at the right end
@@ -82,15 +81,20 @@ def adida(y: np.ndarray, censored: np.ndarray, horizon: int, season_length: int)
     cumulative_censored = np.zeros((n_series, n_periods + 1), dtype=np.int64)
     cumulative_censored[:, 1:] = np.cumsum(packed_censored, axis=1)
     exists = back < n_buckets[:, None]
-    sums = np.where(exists, cumulative[rows, bucket_end] - cumulative[rows, bucket_begin], np.nan)
+
+    def at(matrix, columns):
+        return np.take_along_axis(matrix, columns, axis=1)
+
+    sums = np.where(exists, at(cumulative, bucket_end) - at(cumulative, bucket_begin), np.nan)
     sums_censored = exists & (
-        cumulative_censored[rows, bucket_end] > cumulative_censored[rows, bucket_begin]
+        at(cumulative_censored, bucket_end) > at(cumulative_censored, bucket_begin)
     )
     # oldest bucket first, the last bucket ends at the origin: (n_series, max_buckets)
     sums, sums_censored = sums[:, ::-1], sums_censored[:, ::-1]
 
-    alpha = golden_section_ses_alpha(sums, sums_censored, *ADIDA_ALPHA_BOUNDS)
-    sum_forecast, sum_fitted, _ = ses_recursion(sums, sums_censored, alpha)
+    sums_panel = SesPanel(sums, sums_censored)
+    alpha = golden_section_alpha(sums_panel, *ADIDA_ALPHA_BOUNDS)
+    sum_forecast, sum_fitted, _ = sums_panel.run(alpha)
 
     has_demand = (packed > 0).any(axis=1)
     has_history = n_observed > 0
@@ -102,11 +106,11 @@ def adida(y: np.ndarray, censored: np.ndarray, horizon: int, season_length: int)
     bucket_back = (n_periods - 1 - packed_column) // level[:, None]  # (n_series, n_periods)
     in_bucket = bucket_back < n_buckets[:, None]
     bucket_column = np.clip(max_buckets - 1 - bucket_back, 0, max_buckets - 1)
-    packed_fitted = np.where(in_bucket, sum_fitted[rows, bucket_column] / level[:, None], np.nan)
+    packed_fitted = np.where(in_bucket, at(sum_fitted, bucket_column) / level[:, None], np.nan)
     first_packed = (n_periods - n_observed)[:, None]
     no_demand_fitted = np.where(packed_column > first_packed, 0.0, np.nan)
     packed_fitted = np.where(has_demand[:, None], packed_fitted, no_demand_fitted)
     fitted = np.full((n_series, n_periods), np.nan)
-    fitted[rows, order] = packed_fitted  # back to calendar columns
+    np.put_along_axis(fitted, order, packed_fitted, axis=1)  # back to calendar columns
     fitted[~observed] = np.nan
     return ModelForecast(mean=mean, fitted=fitted, name="adida")
