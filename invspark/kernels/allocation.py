@@ -206,7 +206,9 @@ def allocate_marginal_value(
     ``group`` ``(n_rows,)`` must be sorted ascending (rows of a sku x DC contiguous);
     ``available_cases`` ``(n_groups,)`` whole cases at each group's DC; ``case_pack`` is
     constant within a group. Groups whose requests fit get their requests; in short groups every
-    requested case of every store becomes a candidate ``(n_candidates,)`` with its value, the
+    requested case of every store (up to the group's available cases) becomes a candidate
+    ``(n_candidates,)`` whose value comes from ``E[min(D, on_hand + k c)]`` evaluated once at each
+    case boundary ``k``; the
     candidates are sorted by ``(group, -value, row, case index)`` and each group keeps its first
     ``available_cases`` candidates. Ties are broken by row order, then case order, so the taken
     cases of a store are always its first ones. Short groups are processed in batches of about
@@ -220,8 +222,10 @@ def allocate_marginal_value(
     short_rows = np.flatnonzero(short_group[group] & (requested_cases > 0))
     if short_rows.size == 0:
         return allocated
-    # Batch boundaries at group boundaries: cumulative candidates of the short rows.
-    cumulative = np.cumsum(requested_cases[short_rows])
+    # A store can never take more cases than its group has, so its candidates stop there.
+    candidates = np.minimum(requested_cases, available_cases[group])  # (n_rows,)
+    # Batch boundaries at group boundaries: cumulative boundary points of the short rows.
+    cumulative = np.cumsum(candidates[short_rows] + 1)
     batch_of_row = (cumulative - 1) // max_candidates
     group_of_row = group[short_rows]
     # Every row of a group joins the batch of the group's first row.
@@ -229,18 +233,22 @@ def allocate_marginal_value(
     batch_of_row = batch_of_row[first_in_group]
     for batch in np.unique(batch_of_row):  # a handful of fixed-size batches, never one per group
         rows = short_rows[batch_of_row == batch]
-        n_cases = requested_cases[rows]
-        row_of_case = np.repeat(rows, n_cases)  # (n_candidates,)
-        case_index = np.arange(row_of_case.size) - np.repeat(np.cumsum(n_cases) - n_cases, n_cases)
-        stock_before = on_hand[row_of_case] + case_index * case_pack[row_of_case]
-        value = case_values(
-            stock_before,
-            case_pack[row_of_case],
-            unit_margin[row_of_case],
-            mean[row_of_case],
-            std[row_of_case],
-            code[row_of_case],
+        n_cases = candidates[rows]
+        # E[min(D, on_hand + k c)] at the case boundaries k = 0 .. n_cases of every store, once
+        n_points = n_cases + 1
+        row_of_point = np.repeat(rows, n_points)  # (n_points_total,)
+        point_index = np.arange(row_of_point.size) - np.repeat(np.cumsum(n_points) - n_points, n_points)
+        sales = expected_sales(
+            on_hand[row_of_point] + point_index * case_pack[row_of_point],
+            mean[row_of_point],
+            std[row_of_point],
+            code[row_of_point],
         )
+        opens_case = point_index < np.repeat(n_cases, n_points)  # boundary k opens case k+1
+        first = np.flatnonzero(opens_case)
+        row_of_case = row_of_point[first]  # (n_candidates,)
+        case_index = point_index[first]
+        value = unit_margin[row_of_case] * np.maximum(sales[first + 1] - sales[first], 0.0)
         group_of_case = group[row_of_case]
         order = np.lexsort((case_index, row_of_case, -value, group_of_case))
         sorted_group = group_of_case[order]
