@@ -1,0 +1,215 @@
+"""Lead times from `receipts`, with native Spark aggregations only (no UDF).
+
+A receipt's lead time is `receipt_date - order_date` in days. Per estimation level
+
+| `lead_time_level` | group |
+|---|---|
+| `sku_location` | (source_id, sku_id, location_id) |
+| `source_location` | (source_id, location_id) |
+| `source` | (source_id) |
+| `default` | none: `default_lead_time_days`, `default_lead_time_std_days` from the config |
+
+each series takes the first level whose group has at least `min_samples` receipts left after
+outliers are removed. A null `source_id` is its own source (e.g. "unknown vendor").
+
+Outliers: a receipt is an outlier of its group when it lies more than `outlier_threshold` robust
+standard deviations from the group median, the robust standard deviation being 1.4826 x the
+median absolute deviation (MAD), floored at `min_spread_days` so that a group of identical lead
+times does not flag a one-day difference (Iglewicz & Hoaglin's modified z-score, threshold 3.5).
+Groups with fewer than `min_outlier_samples` receipts flag none. Outliers are left out of the
+mean, std and quantiles and counted in `lead_time_outliers`.
+
+Days are converted to periods of the run's frequency: D = 1 day, W = 7 days, M = 365.25 / 12 days.
+
+Output: one row per (sku_id, location_id) of `targets` (default: the pairs in `receipts`) with
+`source_id`, `lead_time_mean`, `lead_time_std` (periods; std 0 where one sample), 
+`lead_time_samples` (receipts used at the chosen level), `lead_time_level`,
+`lead_time_outliers` (receipts of that group dropped as outliers), and the empirical summary
+`lead_time_p50`, `lead_time_p90`, `lead_time_max` (periods, of the receipts used).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from invspark.errors import ConfigError, InputDataError
+
+PERIOD_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0}
+# Estimation levels, finest first: name and the columns its groups are keyed by.
+LEVELS = (
+    ("sku_location", ("source_id", "sku_id", "location_id")),
+    ("source_location", ("source_id", "location_id")),
+    ("source", ("source_id",)),
+)
+MAD_TO_STD = 1.4826
+# Stands in for a null source_id in group keys (joins on null keys never match).
+NO_SOURCE = "\u0000no_source"
+PERCENTILE_ACCURACY = 10_000
+
+
+def estimate_lead_times(
+    receipts: DataFrame,
+    frequency: str,
+    min_samples: int = 3,
+    default_lead_time_days: float = 7.0,
+    default_lead_time_std_days: float = 0.0,
+    targets: DataFrame | None = None,
+    outlier_threshold: float = 3.5,
+    min_spread_days: float = 1.0,
+    min_outlier_samples: int = 5,
+) -> DataFrame:
+    """Lead time per (sku_id, location_id) in periods, with fallbacks (see the module docstring).
+
+    `receipts`: `sku_id`, `location_id`, `order_date`, `receipt_date`, optional `source_id`.
+    `targets`: optional `sku_id`, `location_id` (and `source_id`, the supplier of that location)
+    for which an estimate is wanted, e.g. every series of the panel: pairs without receipts then
+    get the `source_location`, `source` or `default` estimate. Without a `source_id` a target
+    takes the source that delivered most receipts of its pair, else of its location.
+    """
+    if frequency not in PERIOD_DAYS:
+        raise ConfigError(f"frequency must be one of {sorted(PERIOD_DAYS)}, got {frequency!r}")
+    if min_samples < 1:
+        raise ConfigError(f"min_samples (policy.min_lead_time_samples) must be >= 1, "
+                          f"got {min_samples!r}")
+    if default_lead_time_days < 0 or default_lead_time_std_days < 0:
+        raise ConfigError(
+            f"default lead time and its std must be >= 0 days, got {default_lead_time_days!r} "
+            f"and {default_lead_time_std_days!r}")
+    missing = {"sku_id", "location_id", "order_date", "receipt_date"} - set(receipts.columns)
+    if missing:
+        raise InputDataError(f"receipts lacks columns {sorted(missing)}; map the purchase-order "
+                             "extract onto sku_id, location_id, order_date, receipt_date")
+    period_days = PERIOD_DAYS[frequency]
+    source = F.col("source_id") if "source_id" in receipts.columns else F.lit(None)
+    days = F.datediff(F.col("receipt_date"), F.col("order_date")).cast("double")
+    clean = (
+        receipts.select(
+            "sku_id", "location_id",
+            F.coalesce(source.cast("string"), F.lit(NO_SOURCE)).alias("source_key"),
+            days.alias("days"),
+        )
+        .where(F.col("days").isNotNull() & (F.col("days") >= 0))
+    )
+
+    stats = _level_stats(clean, outlier_threshold, min_spread_days, min_outlier_samples)
+    wanted = _targets(clean, targets)
+    # One row per target and level, joined to that level's group on (level, keys).
+    per_level = wanted.select(
+        "sku_id", "location_id", "source_key",
+        F.explode(F.array(*[F.lit(i) for i in range(len(LEVELS))])).alias("level_id"),
+    ).select("*", *_level_keys(F.col("level_id")))
+    joined = per_level.join(stats, ["level_id", "k_source", "k_location", "k_sku"], "left")
+    usable = F.coalesce(F.col("samples"), F.lit(0)) >= min_samples
+    # min over structs orders by their first field: the finest level with enough receipts.
+    best = F.min(F.when(usable, F.struct("level_id", *_STAT_COLUMNS)))
+    chosen = joined.groupBy("sku_id", "location_id", "source_key").agg(best.alias("best"))
+
+    level_name = F.lit("default")
+    for i, (name, _) in reversed(list(enumerate(LEVELS))):
+        level_name = F.when(F.col("best.level_id") == i, F.lit(name)).otherwise(level_name)
+    found = F.col("best").isNotNull()
+    default_mean = F.lit(float(default_lead_time_days))
+    to_periods = F.lit(period_days)
+
+    def pick(stat: str, default: Column) -> Column:
+        return F.when(found, F.col(f"best.{stat}")).otherwise(default)
+
+    return chosen.select(
+        "sku_id",
+        "location_id",
+        F.when(F.col("source_key") == NO_SOURCE, F.lit(None).cast("string"))
+        .otherwise(F.col("source_key")).alias("source_id"),
+        (pick("mean", default_mean) / to_periods).alias("lead_time_mean"),
+        (F.coalesce(pick("std", F.lit(float(default_lead_time_std_days))), F.lit(0.0))
+         / to_periods).alias("lead_time_std"),
+        pick("samples", F.lit(0)).cast("long").alias("lead_time_samples"),
+        level_name.alias("lead_time_level"),
+        pick("outliers", F.lit(0)).cast("long").alias("lead_time_outliers"),
+        (pick("p50", default_mean) / to_periods).alias("lead_time_p50"),
+        (pick("p90", default_mean) / to_periods).alias("lead_time_p90"),
+        (pick("max", default_mean) / to_periods).alias("lead_time_max"),
+    )
+
+
+_STAT_COLUMNS = ("samples", "mean", "std", "outliers", "p50", "p90", "max")
+# Stands in for the keys a coarser level does not group by, so that equi-joins match.
+ANY = "\u0000any"
+
+
+def _level_keys(level_id: Column) -> list[Column]:
+    """Group keys (k_source, k_location, k_sku) of a row at a level: 0 finest, 2 coarsest."""
+    return [
+        F.col("source_key").alias("k_source"),
+        F.when(level_id <= 1, F.col("location_id")).otherwise(F.lit(ANY)).alias("k_location"),
+        F.when(level_id == 0, F.col("sku_id")).otherwise(F.lit(ANY)).alias("k_sku"),
+    ]
+
+
+def _level_stats(clean: DataFrame, threshold: float, min_spread_days: float,
+                 min_outlier_samples: int) -> DataFrame:
+    """Per level and group: robust fence, then mean/std/quantiles of the receipts inside it.
+
+    Every receipt is repeated once per level with that level's group keys, so all levels share
+    one partitioning: the median and MAD windows and the final aggregation need one shuffle.
+    """
+    exploded = clean.select(
+        "*", F.explode(F.array(*[F.lit(i) for i in range(len(LEVELS))])).alias("level_id"),
+    ).select("level_id", "days", *_level_keys(F.col("level_id")))
+    group = ["level_id", "k_source", "k_location", "k_sku"]
+    window = Window.partitionBy(*group)
+    with_median = exploded.withColumn(
+        "median", F.percentile_approx("days", 0.5, PERCENTILE_ACCURACY).over(window)
+    ).withColumn("n_all", F.count(F.lit(1)).over(window))
+    deviation = F.abs(F.col("days") - F.col("median"))
+    with_mad = with_median.withColumn(
+        "mad", F.percentile_approx(deviation, 0.5, PERCENTILE_ACCURACY).over(window))
+    spread = F.greatest(F.col("mad") * F.lit(MAD_TO_STD), F.lit(float(min_spread_days)))
+    flagged = with_mad.withColumn(
+        "outlier",
+        (F.col("n_all") >= min_outlier_samples) & (deviation > F.lit(float(threshold)) * spread),
+    )
+    kept = F.when(~F.col("outlier"), F.col("days"))
+    return flagged.groupBy(*group).agg(
+        F.count(kept).alias("samples"),
+        F.avg(kept).alias("mean"),
+        F.stddev_samp(kept).alias("std"),
+        F.sum(F.col("outlier").cast("int")).alias("outliers"),
+        F.percentile_approx(kept, 0.5, PERCENTILE_ACCURACY).alias("p50"),
+        F.percentile_approx(kept, 0.9, PERCENTILE_ACCURACY).alias("p90"),
+        F.max(kept).alias("max"),
+    )
+
+
+def _targets(clean: DataFrame, targets: DataFrame | None) -> DataFrame:
+    """(sku_id, location_id, source_key) to estimate; source from targets, else most receipts."""
+    by_pair = _most_frequent_source(clean, ["sku_id", "location_id"]).withColumnRenamed(
+        "source_key", "pair_source")
+    by_location = _most_frequent_source(clean, ["location_id"]).withColumnRenamed(
+        "source_key", "location_source")
+    if targets is None:
+        keyed = clean.select("sku_id", "location_id").distinct()
+        given = F.lit(None).cast("string")
+    else:
+        missing = {"sku_id", "location_id"} - set(targets.columns)
+        if missing:
+            raise InputDataError(f"lead-time targets lack columns {sorted(missing)}")
+        given = F.col("source_id").cast("string") if "source_id" in targets.columns \
+            else F.lit(None).cast("string")
+        keyed = targets.select("sku_id", "location_id", given.alias("given_source")).dropDuplicates(
+            ["sku_id", "location_id"])
+        given = F.col("given_source")
+    keyed = keyed.join(by_pair, ["sku_id", "location_id"], "left").join(
+        by_location, ["location_id"], "left")
+    return keyed.select(
+        "sku_id", "location_id",
+        F.coalesce(given, F.col("pair_source"), F.col("location_source"), F.lit(NO_SOURCE))
+        .alias("source_key"),
+    )
+
+
+def _most_frequent_source(clean: DataFrame, keys: list[str]) -> DataFrame:
+    counts = clean.groupBy(*keys, "source_key").agg(F.count(F.lit(1)).alias("n"))
+    order = Window.partitionBy(*keys).orderBy(F.col("n").desc(), F.col("source_key"))
+    return (counts.withColumn("rank", F.row_number().over(order)).where(F.col("rank") == 1)
+            .select(*keys, "source_key"))
