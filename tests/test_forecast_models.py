@@ -138,6 +138,19 @@ def test_holt_damped_fixed_parameters_hand_computed():
     np.testing.assert_allclose(out.fitted, [[np.nan, 10.0, 11.45]], rtol=1e-12)
 
 
+def test_holt_damped_missing_period_moves_along_the_trend_hand_computed():
+    # alpha = beta = 0.5, phi = 0.9 on 10, 12, NaN, 16:
+    # t=2: f = 10, e = 2 -> l = 11, b = 0.25 * 2 = 0.5
+    # t=3 missing: transition only -> l = 11 + 0.45 = 11.45, b = 0.45
+    # t=4: f = 11.45 + 0.405 = 11.855, e = 4.145 -> l = 13.9275, b = 0.405 + 0.25 * 4.145
+    # h=1: 13.9275 + 0.9 * 1.44125 = 15.224625
+    out = forecast_one(
+        "holt_damped", [10.0, 12.0, np.nan, 16.0], horizon=1, alpha=0.5, beta=0.5, phi=0.9
+    )
+    np.testing.assert_allclose(out.mean, [[15.224625]], rtol=1e-12)
+    np.testing.assert_allclose(out.fitted, [[np.nan, 10.0, 11.45, 11.855]], rtol=1e-12)
+
+
 def test_holt_damped_follows_a_trend_and_truncates_at_zero():
     rising = forecast_one("holt_damped", np.arange(10.0, 40.0, 1.0), horizon=3)
     assert np.all(np.diff(rising.mean) > 0) and rising.mean[0, 0] > 39.0
@@ -151,6 +164,15 @@ def test_croston_hand_computed():
     out = forecast_one("croston", [0.0, 3.0, 0.0, 0.0, 5.0])
     np.testing.assert_allclose(out.mean, [[3.2 / 2.1] * 3], rtol=1e-12)
     np.testing.assert_allclose(out.fitted, [[np.nan, 0.0, 1.5, 1.5, 1.5]], rtol=1e-12)
+
+
+def test_croston_censored_sale_counts_as_demand_but_does_not_shrink_the_size():
+    # y = 0, 4, 0, 1 with the 1 censored: z stays 4 (1 <= 4), the interval still updates:
+    # p = 2 -> 0.1 * 2 + 0.9 * 2 = 2, rate 4 / 2 = 2; uncensored z = 3.7 -> 3.7 / 2 = 1.85
+    out = forecast_one("croston", [0.0, 4.0, 0.0, 1.0], censored=[False, False, False, True])
+    np.testing.assert_allclose(out.mean, [[2.0] * 3], rtol=1e-12)
+    out = forecast_one("croston", [0.0, 4.0, 0.0, 1.0])
+    np.testing.assert_allclose(out.mean, [[1.85] * 3], rtol=1e-12)
 
 
 def test_sba_is_croston_times_one_minus_half_alpha():
@@ -343,6 +365,36 @@ def test_series_are_independent_of_their_neighbours(seed):
         whole = MODELS[name](y, censored, 3, 4)
         shuffled = MODELS[name](y[order], censored[order], 3, 4)
         np.testing.assert_allclose(shuffled.mean, whole.mean[order], rtol=1e-12, err_msg=name)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=10_000), share=st.floats(0.05, 0.9))
+def test_censoring_can_only_raise_the_forecast(seed, share):
+    # skipping an observation below the current forecast equals replacing it by that forecast,
+    # and these recursions are non-decreasing in every observation
+    y, _ = awkward_panel(seed=seed, n_periods=20)
+    rng = np.random.default_rng(seed)
+    censored = (rng.random(y.shape) < share) & ~np.isnan(y)
+    no_stockouts = np.zeros_like(censored)
+    for name, params in (("naive", {}), ("ses", {"alpha": 0.3}), ("croston", {}), ("sba", {}),
+                         ("tsb", {"alpha_d": 0.3, "alpha_p": 0.2})):
+        with_stockouts = MODELS[name](y, censored, 2, SEASON, **params).mean
+        plain = MODELS[name](y, no_stockouts, 2, SEASON, **params).mean
+        has_history = ~np.isnan(plain[:, 0])
+        assert (with_stockouts[has_history] >= plain[has_history] - 1e-12).all(), name
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=10_000), power=st.integers(-6, 10))
+def test_forecasts_scale_with_demand(seed, power):
+    # a power of two scales every floating-point step exactly, so no comparison can flip
+    y, censored = awkward_panel(seed=seed, n_periods=24)
+    scale = 2.0**power
+    for name in sorted(MODELS):
+        base = MODELS[name](y, censored, 3, 4)
+        scaled = MODELS[name](y * scale, censored, 3, 4)
+        np.testing.assert_allclose(scaled.mean, base.mean * scale, rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(scaled.fitted, base.fitted * scale, rtol=1e-12, err_msg=name)
 
 
 def test_bad_inputs_raise_with_the_argument_named():

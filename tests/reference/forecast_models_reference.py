@@ -312,14 +312,15 @@ def _croston_rate_series(y, censored, alpha):
         if _is_missing(value):
             continue
         size_forecast = size if size is not None else 0.0
-        if cens and started and value <= size_forecast:
-            continue
+        if cens and started and value <= 0:
+            continue  # a censored zero is not a period without demand
         started = True
         since += 1
         if value > 0:
-            size = value if size is None else size
+            if not cens or value > size_forecast:
+                size = value if size is None else size
+                size = alpha * value + (1.0 - alpha) * size
             interval = since if interval is None else interval
-            size = alpha * value + (1.0 - alpha) * size
             interval = alpha * since + (1.0 - alpha) * interval
             since = 0
     return rate(), fitted

@@ -12,9 +12,12 @@ in-sample ``fitted`` ``(n_series, n_periods)``.
 
 Conventions shared by all models (each model's docstring repeats what applies to it):
 
-- Leading ``NaN`` s are skipped per series; interior ``NaN`` s are skipped in the recursion, the
-  state carries over unchanged (a closed store is not a period of zero demand). A series that is
-  all ``NaN`` gets ``NaN`` forecasts; the forecast stage decides what to do with it.
+- Leading ``NaN`` s are skipped per series; interior ``NaN`` s are skipped in the recursion and
+  never read as zeros (a closed store is not a period of zero demand): the state carries over
+  unchanged (levels, seasonal slots, Croston's interval count), except that a damped trend
+  keeps moving along its trend. A series that is all ``NaN`` gets ``NaN`` forecasts; the
+  forecast stage decides what to do with it. A missing period's fitted value is the forecast
+  the model held for it (ADIDA: NaN).
 - A censored observation is a lower bound of demand. It is used in an update only when it
   exceeds the model's current forecast of the quantity being updated (then it is evidence that
   demand is at least that high); otherwise it is treated as missing, so stockouts never pull a
@@ -56,7 +59,7 @@ class ModelForecast:
 def validate_panel(
     y: np.ndarray, censored: np.ndarray, horizon: int, season_length: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Check the common arguments and return ``y`` as float64 and ``censored`` as bool copies-or-views.
+    """Check the common arguments; return ``y`` as float64 and ``censored`` as bool arrays.
 
     Raises InputDataError for a bad panel and ConfigError for a bad horizon or season length.
     """
@@ -107,7 +110,10 @@ def validate_panel(
 
 def check_smoothing_parameter(name: str, value: float, low: float = 0.0, high: float = 1.0) -> None:
     """Raise ConfigError unless ``low < value <= high`` (smoothing weights, damping factors)."""
-    if not np.isscalar(value) or not (low < float(value) <= high):
+    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
+    if not is_number or not (low < float(value) <= high):
         raise ConfigError(f"{name} must be a number in ({low}, {high}], got {value!r}")
 
 

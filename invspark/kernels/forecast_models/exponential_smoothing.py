@@ -138,7 +138,11 @@ def _holt_grid(
     for name, value in (("alpha", alpha), ("beta", beta), ("phi", phi)):
         if value is not None and name != "beta":
             check_smoothing_parameter(name, value)
-    if beta is not None and not (np.isscalar(beta) and 0.0 <= float(beta) <= 1.0):
+    if beta is not None and not (
+        isinstance(beta, (int, float, np.integer, np.floating))
+        and not isinstance(beta, bool)
+        and 0.0 <= float(beta) <= 1.0
+    ):
         raise ConfigError(f"beta must be a number in [0, 1], got {beta!r}")
     alphas = HOLT_ALPHA_GRID if alpha is None else (float(alpha),)
     betas = HOLT_BETA_GRID if beta is None else (float(beta),)

@@ -8,11 +8,15 @@ Inputs are ``y`` ``(n_series, n_periods)`` float64 (NaN = missing, right-aligned
 and ``censored`` (same shape, bool); every recursion loops over time only.
 
 Missing periods are removed from the series (the state carries over, and they do not count
-toward the interval between demands). Censoring, per component: a censored period is used for
-the demand-size level only when ``y_t`` exceeds the current size forecast ``z`` (0 before the
-first demand); a censored zero never counts as a period without demand (it is treated as
-missing), except as a series' very first observation, which starts the series (a lower bound is
-better than nothing).
+toward the interval between demands). Censoring, per component, so that a stockout can only
+raise the forecast:
+
+- a censored zero (stockout, nothing sold) is treated as missing: lost sales are not evidence
+  of no demand, so it neither lengthens Croston's interval nor lowers TSB's probability
+  (except as a series' very first observation, which starts the series);
+- a censored positive sale is a demand occurrence (it updates the interval or probability as
+  usual) but updates the demand-size level ``z`` only when it exceeds ``z`` (0 before the
+  first demand).
 """
 
 from __future__ import annotations
@@ -48,14 +52,14 @@ def _croston_state(
         fitted[:, t] = np.where(started, rate, np.nan)
         observation = filled[:, t]
         size_forecast = np.where(has_demand_history, size, 0.0)
-        use = observed[:, t] & (
-            ~censored[:, t] | ~started | (observation > size_forecast)
-        )
+        occurred = observation > 0
+        use = observed[:, t] & (~censored[:, t] | ~started | occurred)
         since_demand += use
-        demand = use & (observation > 0)
+        demand = use & occurred
+        update_size = demand & (~censored[:, t] | (observation > size_forecast))
         # a smoother starts at its first value and smooths it in, as statsforecast's ses_forecast
         size = np.where(
-            demand,
+            update_size,
             alpha * observation
             + complement * np.where(has_demand_history, size, observation),
             size,
