@@ -179,6 +179,24 @@ def test_expected_sales_matches_loop_reference():
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("probability", [0.01, 0.5, 0.95, 0.999])
+def test_integer_demand_quantile_equals_scipy_ppf(probability):
+    rng = np.random.default_rng(4)
+    n = 3000
+    mean = rng.lognormal(0.5, 1.8, n)  # from ~0.01 to several hundred
+    std = mean * rng.uniform(0.1, 6.0, n)  # negbin from barely to wildly over-dispersed
+    for name in ("poisson", "negbin"):
+        code = _codes([name] * n, mean, std)
+        got = alloc.demand_quantile(probability, mean, std, code)
+        var = std**2
+        want = np.where(
+            code == alloc.POISSON,
+            stats.poisson.ppf(probability, mean),
+            stats.nbinom.ppf(probability, mean**2 / np.maximum(var - mean, 1e-300), np.minimum(mean / var, 1.0)),
+        )
+        np.testing.assert_array_equal(got, want)
+
+
 def test_requested_units_is_the_smallest_case_multiple_meeting_the_stockout_probability():
     rng = np.random.default_rng(3)
     n = 60
