@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 from typing import Mapping
 
 from invspark.errors import InvsparkError
@@ -82,6 +83,10 @@ def get_spark(
     submitted_master = os.environ.get("MASTER") or _submitted_conf("spark.master")
     if submitted_master is None:
         builder = builder.master(master or "local[*]")
+    if (submitted_master or master or "local").startswith("local"):
+        # Local Python workers run this interpreter (its venv has numpy, pyarrow, ...); on a
+        # cluster the executors' Python is the cluster's setting (spark.pyspark.python).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = dict(BASE_CONF)
     conf.update(extra_conf or {})
     for key, value in conf.items():

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
 from invspark.errors import InputDataError
 from invspark.spark.context import RunContext, StageResult
-from invspark.spark.inputs import read_input
+from invspark.spark.inputs import empty_input, read_input
 from invspark.spark.lead_times import estimate_lead_times
 from invspark.spark.panel import build_panel
 from invspark.spark.validate import union_quarantine, validate_inputs
@@ -41,15 +44,17 @@ def run(context: RunContext) -> StageResult:
                 "see the quarantine table's reasons, fix the extract or raise the limit"
             )
         clean = {name: table.clean for name, table in tables.items()}
-        lead_times = None
-        if "receipts" in clean:
-            lead_times = estimate_lead_times(
-                clean["receipts"],
-                frequency=config.frequency,
-                min_samples=config.policy.min_lead_time_samples,
-                default_lead_time_days=config.policy.default_lead_time_days,
-            )
-            context.write(lead_times, "stage_lead_times")
+        for name in MASTER_TABLES:  # absent inputs are written empty, so later stages always find this run's rows
+            clean.setdefault(name, empty_input(spark, name))
+        lead_times = estimate_lead_times(
+            clean["receipts"] if "receipts" in clean else empty_input(spark, "receipts"),  # none: all get the default
+            frequency=config.frequency,
+            min_samples=config.policy.min_lead_time_samples,
+            default_lead_time_days=config.policy.default_lead_time_days,
+            targets=lead_time_targets(clean),
+        )
+        context.write(lead_times, "stage_lead_times")
+        lead_times = context.read("stage_lead_times").drop("run_id", "run_date")
         panel = build_panel(clean, config, lead_times)
         context.write(panel.frame, "stage_series_panel")
         grid_row = spark.createDataFrame(
@@ -58,8 +63,7 @@ def run(context: RunContext) -> StageResult:
         )
         context.write(grid_row, "stage_grid")
         for name in MASTER_TABLES:
-            if name in clean:
-                context.write(clean[name], f"stage_{name}")
+            context.write(clean[name], f"stage_{name}")
     finally:
         for table in tables.values():
             table.annotated.unpersist()
@@ -70,6 +74,19 @@ def run(context: RunContext) -> StageResult:
         rows_out=used,
         rows_quarantined=counts.total_quarantined,
         summary=f"{panel.n_series:,} series x {panel.grid.n_periods} periods in {panel.n_buckets} buckets; rows in: {per_table}",
+    )
+
+
+def lead_time_targets(clean: dict[str, DataFrame]) -> DataFrame:
+    """Every series (supplied by its location's DC, if any) and every SKU x DC that needs a lead time."""
+    series = clean["sales"].select("sku_id", "location_id").distinct()
+    sources = clean["locations"].select("location_id", "source_id")
+    dcs = clean["dc_supply"].select("sku_id", F.col("dc_id").alias("location_id")).distinct()
+    return (
+        series.join(sources, "location_id", "left")
+        .select("sku_id", "location_id", "source_id")
+        .unionByName(dcs.withColumn("source_id", F.lit(None).cast("string")))
+        .distinct()
     )
 
 

@@ -226,15 +226,20 @@ def validate_inputs(
 
 
 def count_reasons(tables: dict[str, ValidatedTable]) -> ValidationCounts:
-    """Rows in and quarantined per table and per reason, in one small aggregation per table."""
-    rows_in: dict[str, int] = {}
-    rows_quarantined: dict[str, int] = {}
+    """Rows in and quarantined per table and per reason, in one small aggregation over all tables."""
+    reason_rows = reduce(
+        DataFrame.unionByName,
+        [t.annotated.select(F.lit(name).alias("source"), F.col(REASON).alias("reason")) for name, t in tables.items()],
+    )
+    counts = reason_rows.groupBy("source", "reason").count().collect()
+    rows_in = {name: 0 for name in tables}
+    rows_quarantined = {name: 0 for name in tables}
     reasons: dict[tuple[str, str], int] = {}
-    for name, table in tables.items():
-        counts = table.annotated.groupBy(REASON).count().collect()
-        rows_in[name] = sum(int(r["count"]) for r in counts)
-        rows_quarantined[name] = sum(int(r["count"]) for r in counts if r[REASON] is not None)
-        reasons.update({(name, r[REASON]): int(r["count"]) for r in counts if r[REASON] is not None})
+    for row in counts:
+        rows_in[row["source"]] += int(row["count"])
+        if row["reason"] is not None:
+            rows_quarantined[row["source"]] += int(row["count"])
+            reasons[(row["source"], row["reason"])] = int(row["count"])
     return ValidationCounts(rows_in=rows_in, rows_quarantined=rows_quarantined, reasons=reasons)
 
 
