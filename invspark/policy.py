@@ -58,11 +58,13 @@ backorders while stock is on hand), and from `allocate_budget` 'target_unreachab
 from __future__ import annotations
 
 import reprlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from invspark.errors import InputDataError
+from invspark.kernels import budget as budget_kernel
 from invspark.kernels import cost_policies, order_rounding, service_policies
 from invspark.kernels.demand_over_interval import (
     DISTRIBUTIONS,
@@ -175,13 +177,24 @@ def _holding_cost_per_period(inputs) -> np.ndarray:
     return np.where(np.isnan(inputs["holding_cost"]), derived, inputs["holding_cost"])
 
 
-def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
-    """Reorder points, order-up-to levels and today's recommended order for every row.
+@dataclass
+class _Batch:
+    """Everything compute_policies derives from a frame before and including the levels."""
 
-    `frame`: one row per sku x location with the columns of the module docstring. Returns a copy
-    of `frame` with the policy columns added (see the module docstring for formulas and sources).
-    Raises InputDataError for a missing required column or a value no policy can use.
-    """
+    inputs: dict
+    usable: np.ndarray
+    no_history: np.ndarray
+    lead_missing: np.ndarray
+    lead: IntervalDemand
+    periodic: IntervalDemand
+    protection: IntervalDemand
+    cost_mode: np.ndarray
+    quantity: np.ndarray
+    level: np.ndarray
+
+
+def _solve(frame: pd.DataFrame) -> _Batch:
+    """Read and check the inputs, fit demand over the protection intervals, pick Q and levels."""
     inputs = _read_inputs(frame)
     n = len(frame)
     mu = inputs["demand_mean"]
@@ -216,16 +229,15 @@ def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
     level = np.full(n, np.nan)
     hw_rows = usable & cost_mode & np.isin(policy, ("sQ", "sS"))
     if hw_rows.any():
-        r_hw, q_hw = cost_policies.cost_optimal_rq(
+        _, q_hw = cost_policies.cost_optimal_rq(
             lead.take(hw_rows), mu[hw_rows], holding[hw_rows], stockout[hw_rows],
             inputs["ordering_cost"][hw_rows])
         quantity[hw_rows] = q_hw
-        level[hw_rows] = r_hw
     quantity = np.where(np.isnan(quantity), fallback_quantity, quantity)
     quantity = np.where(lot_sized, order_rounding.round_up_to_case(
         np.maximum(quantity, inputs["moq"]), inputs["case_pack"]), mu * review)
     quantity = np.where(mu > 0, quantity, 0.0)  # no demand: no lot, only backorders are refilled
-    # The Hadley-Whitin r is optimal for its own Q: refit it to the rounded (or fallback) Q.
+    # The Hadley-Whitin r is optimal for its own Q: fit it to the rounded (or fallback) Q.
     if hw_rows.any():
         level[hw_rows] = cost_policies.reorder_point_for_quantity(
             lead.take(hw_rows), quantity[hw_rows], mu[hw_rows], holding[hw_rows],
@@ -249,11 +261,21 @@ def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
     # Without demand every level meets any target; hold nothing rather than the search bracket.
     level = np.where(protection.mean > 0, level, 0.0)
     level = np.where(usable, level, np.nan)
+    return _Batch(inputs, usable, no_history, lead_missing, lead, periodic, protection,
+                  cost_mode, quantity, level)
 
+
+def _assemble(frame: pd.DataFrame, batch: _Batch, level: np.ndarray,
+              extra_flags: list[tuple[str, np.ndarray]] = ()) -> pd.DataFrame:
+    """The output frame for the chosen levels: expected service, today's order, exceptions."""
+    inputs, usable, protection = batch.inputs, batch.usable, batch.protection
+    mu, review, policy = inputs["demand_mean"], inputs["review_period"], inputs["policy"]
+    quantity = batch.quantity
+    is_rs = policy == "RS"
     expected_csl = protection.cdf(level)
     expected_fill = np.where(
         is_rs,
-        service_policies.fill_rate_rs(lead, periodic, level, mu * review),
+        service_policies.fill_rate_rs(batch.lead, batch.periodic, level, mu * review),
         service_policies.fill_rate_sq(protection, level, quantity),
     )
     reorder_point = level
@@ -270,10 +292,11 @@ def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
     typical = np.fmax.reduce([order_quantity, inputs["moq"], inputs["case_pack"],
                               protection.mean])
     exception = join_exceptions([
-        ("no_history", no_history),
-        ("lead_time_missing", lead_missing),
+        ("no_history", batch.no_history),
+        ("lead_time_missing", batch.lead_missing),
         ("target_unreachable_capacity",
          usable & (capped | (order_up_to > inputs["capacity_units"]))),
+        *extra_flags,
         ("order_far_above_typical", usable & (recommended > FAR_ABOVE_TYPICAL * typical)),
         ("negative_inventory", inputs["on_hand"] < 0),
         ("inconsistent_inventory",
@@ -283,7 +306,7 @@ def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
 
     out = frame.copy()
     out["policy"] = policy
-    out["service_level_type"] = np.where(cost_mode, None, inputs["service_level_type"])
+    out["service_level_type"] = np.where(batch.cost_mode, None, inputs["service_level_type"])
     out["lead_time_std"] = inputs["lead_time_std"]
     out["review_period"] = review
     out["safety_stock"] = level - protection.mean
@@ -295,6 +318,70 @@ def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
     out["expected_fill_rate"] = np.where(usable, expected_fill, np.nan)
     out["expected_csl"] = np.where(usable, expected_csl, np.nan)
     out["exception"] = exception
+    return out
+
+
+def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
+    """Reorder points, order-up-to levels and today's recommended order for every row.
+
+    `frame`: one row per sku x location with the columns of the module docstring. Returns a copy
+    of `frame` with the policy columns added (see the module docstring for formulas and sources).
+    Raises InputDataError for a missing required column or a value no policy can use.
+    """
+    batch = _solve(frame)
+    return _assemble(frame, batch, batch.level)
+
+
+def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "location_id"
+                    ) -> pd.DataFrame:
+    """compute_policies under a safety-stock budget per location (kernels.budget).
+
+    `frame`: compute_policies input plus `location_column` and `unit_cost` (> 0 on every
+    budgeted row). `budgets`: mapping or Series location -> money for safety stock: the sum
+    over the location's rows of unit_cost x (level - floor), floor = the mean demand over the
+    protection interval (or the unconstrained level where that is lower). Locations without a
+    budget keep their compute_policies levels.
+
+    Each row's level moves between a floor (zero safety stock, or its unconstrained level if
+    lower) and its unconstrained level (the service target is never exceeded); the budget goes
+    where a unit of money avoids the most units short per period (weight mu / Q for lot-sized
+    policies, 1 / R for RS; one-term shortage B(y) over the protection interval). Returns the
+    compute_policies columns for the budgeted levels plus `budget_multiplier` (the location's
+    money per unit short per period at the margin; 0 where the budget is not binding), with
+    'target_unreachable_budget' in `exception` where the level fell below the unconstrained one.
+    """
+    if location_column not in frame.columns:
+        raise InputDataError(f"allocate_budget needs the column {location_column!r} "
+                             f"(the location each row's budget comes from)")
+    batch = _solve(frame)
+    budget_by_location = pd.Series(budgets, dtype=np.float64)
+    location_budget = frame[location_column].map(budget_by_location).to_numpy(dtype=np.float64)
+    budgeted = batch.usable & ~np.isnan(location_budget)
+    unit_cost = batch.inputs["unit_cost"]
+    _check_values("unit_cost", budgeted & ~(unit_cost > 0), unit_cost,
+                  "budgeted rows need a positive unit_cost to price their safety stock")
+
+    level = batch.level.copy()
+    multiplier = np.full(len(frame), np.nan)
+    if budgeted.any():
+        inputs = batch.inputs
+        protection = batch.protection.take(budgeted)
+        upper = batch.level[budgeted]
+        lower = np.minimum(protection.mean, upper)
+        is_rs = inputs["policy"][budgeted] == "RS"
+        quantity = batch.quantity[budgeted]
+        mu = inputs["demand_mean"][budgeted]
+        safe_q = np.where(quantity > 0, quantity, 1.0)
+        weight = np.where(is_rs, 1.0 / inputs["review_period"][budgeted], mu / safe_q)
+        codes, locations = pd.factorize(frame[location_column][budgeted])
+        new_level, group_multiplier = budget_kernel.allocate_budget(
+            protection, weight, unit_cost[budgeted], lower, upper, codes,
+            budget_by_location.reindex(locations).to_numpy())
+        level[budgeted] = new_level
+        multiplier[budgeted] = group_multiplier[codes]
+    short_of_target = budgeted & (level < batch.level - 1e-9 * (1.0 + np.abs(batch.level)))
+    out = _assemble(frame, batch, level, [("target_unreachable_budget", short_of_target)])
+    out["budget_multiplier"] = multiplier
     return out
 
 
@@ -321,5 +408,5 @@ def join_exceptions(flags: list[tuple[str, np.ndarray]]) -> np.ndarray:
     return np.where(text == "", None, text)
 
 
-__all__ = ["compute_policies", "POLICIES", "SERVICE_LEVEL_TYPES", "DEFAULTS",
+__all__ = ["compute_policies", "allocate_budget", "POLICIES", "SERVICE_LEVEL_TYPES", "DEFAULTS",
            "OUTPUT_COLUMNS", "IntervalDemand"]

@@ -141,3 +141,18 @@ def simulate_rs(order_up_to, demand, lead_time, review_period):
             cycles += 1
             cycles_ok += net >= 0
     return filled / demand.sum(axis=1), cycles_ok / cycles
+
+
+def brute_force_budget(losses, costs, grids, lowers, budget):
+    """Best feasible grid point of min sum_i B_i(y_i) s.t. sum_i c_i (y_i - lower_i) <= budget.
+
+    `losses[i]`, `grids[i]`: weighted loss w_i B_i and the levels of item i on its grid.
+    Enumerates every combination (tiny instances only). Returns (objective, levels).
+    """
+    mesh = np.meshgrid(*grids, indexing="ij")
+    loss_mesh = np.meshgrid(*losses, indexing="ij")
+    spend = sum(c * (m - lo) for c, m, lo in zip(costs, mesh, lowers))
+    objective = sum(loss_mesh)
+    objective = np.where(spend <= budget + 1e-9, objective, np.inf)
+    best = np.unravel_index(np.argmin(objective), objective.shape)
+    return float(objective[best]), [float(m[best]) for m in mesh]
