@@ -254,7 +254,9 @@ def test_matches_per_series_reference_on_awkward_panel(name):
 def test_seasonal_profile_matches_per_series_reference():
     y, censored = awkward_panel(seed=2, n_periods=40)
     profile = seasonal_profile(y, censored, SEASON)
-    reference = np.array([seasonal_profile_series(y[i], censored[i], SEASON) for i in range(len(y))])
+    reference = np.array(
+        [seasonal_profile_series(y[i], censored[i], SEASON) for i in range(len(y))]
+    )
     np.testing.assert_allclose(profile, reference, rtol=1e-9)
 
 
@@ -319,7 +321,8 @@ def test_ses_fixed_alpha_and_moving_average_equal_statsforecast():
     y = complete_panel(seed=8)
     flags = np.zeros_like(y, dtype=bool)
     out = MODELS["ses"](y, flags, HORIZON, SEASON, alpha=0.3)
-    expected = [sf.SimpleExponentialSmoothing(alpha=0.3).forecast(y=r.copy(), h=HORIZON, fitted=True) for r in y]
+    ses_fixed = sf.SimpleExponentialSmoothing(alpha=0.3)
+    expected = [ses_fixed.forecast(y=r.copy(), h=HORIZON, fitted=True) for r in y]
     np.testing.assert_allclose(out.mean, [e["mean"] for e in expected], rtol=1e-9)
     np.testing.assert_allclose(out.fitted, [e["fitted"] for e in expected], rtol=1e-9, atol=1e-12)
     out = MODELS["moving_average"](y, flags, HORIZON, SEASON, window_size=5)
@@ -327,13 +330,21 @@ def test_ses_fixed_alpha_and_moving_average_equal_statsforecast():
     np.testing.assert_allclose(out.mean, expected, rtol=1e-9)
 
 
-def test_statsforecast_equality_ignores_leading_nans():
-    sf = pytest.importorskip("statsforecast.models")
+@pytest.mark.parametrize(
+    "name", ["naive", "historic_average", "ses", "croston", "sba", "tsb", "adida"]
+)
+def test_missing_periods_are_skipped_not_zeros_statsforecast_on_the_observed_periods(name):
+    # leading and interior NaNs: the same forecast as statsforecast on the observed periods only
+    model, params, _ = statsforecast_models()[name]
     y = complete_panel(seed=9, n_periods=30)
-    padded = np.hstack([np.full((y.shape[0], 11), np.nan), y])
-    out = MODELS["croston"](padded, np.zeros_like(padded, dtype=bool), 4, SEASON)
-    expected = [sf.CrostonClassic().forecast(y=r.copy(), h=4)["mean"] for r in y]
-    np.testing.assert_allclose(out.mean, expected, rtol=1e-9)
+    rng = np.random.default_rng(9)
+    gappy = np.full((y.shape[0], 45), np.nan)
+    for row in range(y.shape[0]):
+        columns = np.sort(rng.choice(np.arange(5, 45), size=30, replace=False))
+        gappy[row, columns] = y[row]
+    out = MODELS[name](gappy, np.zeros_like(gappy, dtype=bool), 4, SEASON, **params)
+    expected = [model.forecast(y=r.copy(), h=4)["mean"] for r in y]
+    np.testing.assert_allclose(out.mean, expected, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------- properties, errors

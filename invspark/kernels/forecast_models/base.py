@@ -195,30 +195,6 @@ class SesPanel:
         return level, fitted_by_series, sse
 
 
-def ses_recursion(
-    values: np.ndarray,
-    censored: np.ndarray,
-    alpha: np.ndarray,
-    return_fitted: bool = True,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Simple exponential smoothing of every series at once; see :class:`SesPanel`.
-
-    values, censored: ``(n_series, n_periods)``; alpha: ``(n_series,)``.
-    Returns ``(level (n_series,), fitted (n_series, n_periods) or None, sse (n_series,))``.
-    """
-    return SesPanel(values, censored).run(alpha, return_fitted)
-
-
-def golden_section_ses_alpha(
-    values: np.ndarray, censored: np.ndarray, lower: float, upper: float
-) -> np.ndarray:
-    """Per-series SES smoothing weight minimising the in-sample SSE; see :func:`golden_section_alpha`.
-
-    values, censored: ``(n_series, n_periods)``. Returns alpha ``(n_series,)``.
-    """
-    return golden_section_alpha(SesPanel(values, censored), lower, upper)
-
-
 def golden_section_alpha(panel: SesPanel, lower: float, upper: float) -> np.ndarray:
     """Per-series SES smoothing weight minimising the in-sample SSE, by golden-section search.
 

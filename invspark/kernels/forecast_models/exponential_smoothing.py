@@ -7,9 +7,9 @@ evaluated as ``(n_grid, n_series)`` arrays with one argmin per series.
 
 Inputs are ``y`` ``(n_series, n_periods)`` float64 (NaN = missing, right-aligned at the origin)
 and ``censored`` (same shape, bool); the recursions loop over time only. A missing period leaves
-the SES level unchanged and moves the damped-trend state along its trend only. A censored observation updates the state only when it exceeds the one-step
-forecast for its period (or no forecast exists yet); otherwise it is treated as missing and
-left out of the fitting error.
+the SES level unchanged and moves the damped-trend state along its trend only. A censored
+observation updates the state only when it exceeds the one-step forecast for its period (or no
+forecast exists yet); otherwise it is treated as missing and left out of the fitting error.
 """
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ def damped_trend_recursion(
     (the same as ``b_t = beta (l_t - l_{t-1}) + (1 - beta) phi b_{t-1}``), with ``l = y_first``,
     ``b = 0`` at the first observation (a level-only start, robust for noisy retail series; the
     trend is learnt from the data). A missing period, or a censored one that is not used,
-    applies the transition only (``e_t = 0``: ``l_t = l_{t-1} + phi b_{t-1}``, ``b_t = phi b_{t-1}``),
-    the state-space treatment of a missing observation (Durbin & Koopman 2012, section 4.10), so
-    the next forecast is the two-step-ahead one.
+    applies the transition only (``e_t = 0``: ``l_t = l_{t-1} + phi b_{t-1}``,
+    ``b_t = phi b_{t-1}``), the state-space treatment of a missing observation (Durbin &
+    Koopman 2012, section 4.10), so the next forecast is the two-step-ahead one.
 
     values, censored: ``(n_series, n_periods)``. alpha, beta, phi: ``(n_series,)`` or
     ``(n_grid, n_series)``. Returns ``(level, trend, fitted, sse)`` with level, trend and sse of

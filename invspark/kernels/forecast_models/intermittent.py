@@ -36,7 +36,7 @@ CROSTON_ALPHA = 0.1
 def _croston_state(
     values: np.ndarray, censored: np.ndarray, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Croston's recursion; returns the per-period forecast ``(n_series,)`` and fitted ``(n_series, n_periods)``."""
+    """Croston's recursion: per-period rate ``(n_series,)``, fitted ``(n_series, n_periods)``."""
     n_series, n_periods = values.shape
     observed = ~np.isnan(values)
     filled = np.nan_to_num(values, nan=0.0)

@@ -119,7 +119,7 @@ def moving_average(
     season_length: int,
     window_size: int | None = None,
 ) -> ModelForecast:
-    """Moving average of the last ``window_size`` used observations, ``yhat_{T+h} = mean(y_{T-k+1..T})``.
+    """Moving average of the last ``k = window_size`` used observations, ``mean(y_{T-k+1..T})``.
 
     FPP3 section 5.2 / statsforecast ``WindowAverage``. ``window_size`` defaults to
     ``min(season_length, 13)`` (a week of daily data, a year of monthly data, a quarter of weekly
