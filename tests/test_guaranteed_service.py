@@ -197,3 +197,10 @@ def test_errors_name_the_column_and_the_fix():
         place_safety_stock(frame.assign(holding_cost=[1, -2, 3, 3]))
     with pytest.raises(InputDataError, match=r"share their \['sku_id', 'location_id'\] key"):
         place_safety_stock(pd.concat([frame, frame.iloc[[3]]]))
+
+
+def test_empty_frame_gets_the_output_columns():
+    result = place_safety_stock(_frame(EXAMPLE_6_5).iloc[:0])
+    assert {"service_time_in", "service_time_out", "net_lead_time", "safety_stock"} <= set(result.columns)
+    assert len(result) == 0
+    assert list(placement_summary(_frame(EXAMPLE_6_5).iloc[:0]).columns) == ["sku_id", "total_cost", "single_echelon_cost", "saving"]

@@ -43,15 +43,17 @@ def best_allocation_value(stores: list[dict], available: float) -> float:
     choices = [
         [k * s["case_pack"] for k in range(int(round(s["requested_units"] / s["case_pack"])) + 1)] for s in stores
     ]
+    # each store's expected margin for each of its choices, computed once
+    values = [
+        {q: s["unit_margin"] * expected_sales_one(s["on_hand"] + q, s["demand_mean"], s["demand_std"], s["distribution"])
+         for q in options}
+        for s, options in zip(stores, choices)
+    ]
     best = -math.inf
     for quantities in itertools.product(*choices):
         if sum(quantities) > available + 1e-9:
             continue
-        value = sum(
-            s["unit_margin"] * expected_sales_one(s["on_hand"] + q, s["demand_mean"], s["demand_std"], s["distribution"])
-            for s, q in zip(stores, quantities)
-        )
-        best = max(best, value)
+        best = max(best, sum(table[q] for table, q in zip(values, quantities)))
     return best
 
 
