@@ -135,7 +135,7 @@ def moving_average(
     n_series, n_periods = values.shape
     observed = ~np.isnan(values)
     rows = np.arange(n_series)
-    buffer = np.full((n_series, window), np.nan)  # (n_series, window) ring of used observations
+    buffer = np.zeros((n_series, window))  # (n_series, window) ring of used observations
     count = np.zeros(n_series, dtype=np.int64)
     fitted = np.full((n_series, n_periods), np.nan)
     average = np.full(n_series, np.nan)
@@ -147,9 +147,7 @@ def moving_average(
         buffer[rows, slot] = np.where(use, observation, buffer[rows, slot])
         count += use
         filled = np.minimum(count, window)
-        average = np.where(
-            count > 0, np.nansum(buffer, axis=1) / np.maximum(filled, 1), np.nan
-        )
+        average = np.where(count > 0, buffer.sum(axis=1) / np.maximum(filled, 1), np.nan)
     return ModelForecast(
         mean=repeat_horizon(average, horizon), fitted=fitted, name="moving_average"
     )
