@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from invspark.kernels import loss_functions
 
@@ -75,16 +75,17 @@ class IntervalDemand:
         m = self._masks()
         if m[NORMAL].any():
             i = m[NORMAL]
-            out[i] = stats.norm.cdf(x[i], self.mean[i], self.std[i])
+            out[i] = special.ndtr((x[i] - self.mean[i]) / self.std[i])
         if m[POISSON].any():
             i = m[POISSON]
-            out[i] = stats.poisson.cdf(np.floor(x[i]), self.mean[i])
+            out[i] = 1.0 - loss_functions.poisson_sf(np.floor(x[i]), self.mean[i])
         if m[NEGBIN].any():
             i = m[NEGBIN]
-            out[i] = stats.nbinom.cdf(np.floor(x[i]), self.nb_n[i], self.nb_p[i])
+            out[i] = 1.0 - loss_functions.negbin_sf(np.floor(x[i]), self.nb_n[i], self.nb_p[i])
         if m[GAMMA].any():
             i = m[GAMMA]
-            out[i] = stats.gamma.cdf(x[i], self.gamma_shape[i], scale=self.gamma_scale[i])
+            out[i] = special.gammainc(self.gamma_shape[i],
+                                      np.maximum(x[i], 0.0) / self.gamma_scale[i])
         if m[DETERMINISTIC].any():
             i = m[DETERMINISTIC]
             out[i] = (x[i] >= self.mean[i]).astype(np.float64)

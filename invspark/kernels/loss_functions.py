@@ -19,7 +19,7 @@ Sources
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 
 def standard_normal_loss(z):
@@ -28,7 +28,28 @@ def standard_normal_loss(z):
     SPP 4th ed. (unit normal loss G_u(k)); Snyder & Shen eq. (C.22) L(z). `z`: any shape.
     """
     z = np.asarray(z, dtype=np.float64)
-    return stats.norm.pdf(z) - z * stats.norm.sf(z)
+    return normal_pdf(z) - z * special.ndtr(-z)
+
+
+def normal_pdf(z):
+    """phi(z), the standard normal density (scipy.stats.norm.pdf without its argument checks)."""
+    return np.exp(-0.5 * np.square(z)) / np.sqrt(2.0 * np.pi)
+
+
+def poisson_sf(k, mean):
+    """P(X > k) for X ~ Poisson(mean), integer-valued float k: gammainc(k + 1, mean); 1 for k < 0.
+
+    Same values as scipy.stats.poisson.sf, through the regularized incomplete gamma function
+    directly (the distribution object's checks cost more than the function in hot loops).
+    """
+    k = np.asarray(k, dtype=np.float64)
+    return np.where(k < 0, 1.0, special.gammainc(np.maximum(k, 0.0) + 1.0, mean))
+
+
+def negbin_sf(k, n, p):
+    """P(X > k) for X ~ scipy nbinom(n, p), integer-valued float k: I_{1-p}(k + 1, n); 1 for k < 0."""
+    k = np.asarray(k, dtype=np.float64)
+    return np.where(k < 0, 1.0, special.betainc(np.maximum(k, 0.0) + 1.0, n, 1.0 - p))
 
 
 def inverse_standard_normal_loss(loss):
@@ -67,7 +88,7 @@ def poisson_loss(x, mean):
     x = np.asarray(x, dtype=np.float64)
     mean = np.asarray(mean, dtype=np.float64)
     m = np.floor(x)
-    return mean * stats.poisson.sf(m - 1, mean) - x * stats.poisson.sf(m, mean)
+    return mean * poisson_sf(m - 1, mean) - x * poisson_sf(m, mean)
 
 
 def negbin_loss(x, n, p):
@@ -80,7 +101,7 @@ def negbin_loss(x, n, p):
     p = np.asarray(p, dtype=np.float64)
     m = np.floor(x)
     mean = n * (1.0 - p) / p
-    return mean * stats.nbinom.sf(m - 1, n + 1.0, p) - x * stats.nbinom.sf(m, n, p)
+    return mean * negbin_sf(m - 1, n + 1.0, p) - x * negbin_sf(m, n, p)
 
 
 def gamma_loss(x, shape, scale):
@@ -105,6 +126,9 @@ def newsvendor_normal_cost(level, holding_cost, stockout_cost, mean, std):
 
 __all__ = [
     "standard_normal_loss",
+    "normal_pdf",
+    "poisson_sf",
+    "negbin_sf",
     "inverse_standard_normal_loss",
     "normal_loss",
     "poisson_loss",

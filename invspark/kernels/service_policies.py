@@ -34,24 +34,27 @@ _TAIL = 1e-10
 def smallest_level_meeting(meets, lo, hi, discrete, rtol=1e-10, max_iterations=200):
     """Smallest y in [lo, hi] with meets(y) True, for every series at once (vectorized bisection).
 
-    `meets(y)` maps a `(n_series,)` level to a `(n_series,)` bool array and is monotone (False
-    then True). Where meets(hi) is False the result is hi; where meets(lo) is True it is lo.
-    `discrete` rows are searched over integers (lo, hi rounded outwards).
+    `meets(y, rows)` maps levels `y` of the series at integer positions `rows` to a bool array of
+    the same length and is monotone in y (False then True). Each step evaluates only the series
+    whose bracket is still open. Where meets(hi) is False the result is hi; where meets(lo) is
+    True it is lo. `discrete` rows are searched over integers (lo, hi rounded outwards).
     Returns `(n_series,)` float64.
     """
     lo = np.where(discrete, np.floor(lo), lo).astype(np.float64)
     hi = np.where(discrete, np.ceil(hi), hi).astype(np.float64)
-    at_lo = meets(lo)
+    all_rows = np.arange(len(lo))
+    at_lo = meets(lo, all_rows)
     for _ in range(max_iterations):
         width = hi - lo
         open_rows = np.where(discrete, width > 1.0, width > rtol * (1.0 + np.abs(hi)))
-        open_rows &= ~at_lo
-        if not open_rows.any():
+        rows = np.flatnonzero(open_rows & ~at_lo)
+        if rows.size == 0:
             break
-        mid = np.where(discrete, np.floor(0.5 * (lo + hi)), 0.5 * (lo + hi))
-        ok = meets(mid)
-        hi = np.where(open_rows & ok, mid, hi)
-        lo = np.where(open_rows & ~ok, mid, lo)
+        mid = np.where(discrete[rows], np.floor(0.5 * (lo[rows] + hi[rows])),
+                       0.5 * (lo[rows] + hi[rows]))
+        ok = meets(mid, rows)
+        hi[rows] = np.where(ok, mid, hi[rows])
+        lo[rows] = np.where(ok, lo[rows], mid)
     return np.where(at_lo, lo, hi)
 
 
@@ -85,11 +88,13 @@ def _bracket(protection: IntervalDemand, width):
 
 def fill_rate_level_sq(protection: IntervalDemand, order_quantity, target) -> np.ndarray:
     """Smallest reorder point s with fill_rate_sq(s, Q) >= target (SPP (s,Q) with P2)."""
-    order_quantity = np.asarray(order_quantity, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
+    shape = protection.mean.shape
+    order_quantity = np.broadcast_to(np.asarray(order_quantity, dtype=np.float64), shape)
+    target = np.broadcast_to(np.asarray(target, dtype=np.float64), shape)
     lo, hi = _bracket(protection, np.nan_to_num(order_quantity, nan=0.0))
     return smallest_level_meeting(
-        lambda s: fill_rate_sq(protection, s, order_quantity) >= target,
+        lambda s, rows: fill_rate_sq(protection.take(rows), s, order_quantity[rows])
+        >= target[rows],
         lo, hi, protection.discrete,
     )
 
@@ -97,10 +102,13 @@ def fill_rate_level_sq(protection: IntervalDemand, order_quantity, target) -> np
 def fill_rate_level_rs(lead: IntervalDemand, protection: IntervalDemand, demand_per_review,
                        target) -> np.ndarray:
     """Smallest order-up-to level S with fill_rate_rs(S) >= target (SPP (R,S) with P2)."""
-    target = np.asarray(target, dtype=np.float64)
+    shape = protection.mean.shape
+    target = np.broadcast_to(np.asarray(target, dtype=np.float64), shape)
     lo, hi = _bracket(protection, 0.0)
     lo = np.minimum(lo, lead.ppf(np.full(lead.mean.shape, _TAIL)) - 1.0)
+    demand_per_review = np.broadcast_to(np.asarray(demand_per_review, dtype=np.float64), shape)
     return smallest_level_meeting(
-        lambda level: fill_rate_rs(lead, protection, level, demand_per_review) >= target,
+        lambda level, rows: fill_rate_rs(lead.take(rows), protection.take(rows), level,
+                                         demand_per_review[rows]) >= target[rows],
         lo, hi, protection.discrete,
     )
