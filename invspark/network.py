@@ -227,7 +227,7 @@ def allocate(frame: pd.DataFrame, settings: AllocationSettings = AllocationSetti
     code = alloc.effective_distribution(mean, std, _distribution_codes(frame, face))
 
     # Rows of a sku x DC contiguous: group codes, then a stable sort by them.
-    group_of_row = frame.groupby(["sku_id", "dc_id"], sort=False).ngroup().to_numpy(dtype=np.int64)
+    group_of_row = frame.groupby(["sku_id", "dc_id"], sort=False, observed=True).ngroup().to_numpy(dtype=np.int64)
     order = np.argsort(group_of_row, kind="stable")  # sorted position -> input row
     group = group_of_row[order]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])  # (n_groups,)
