@@ -17,9 +17,8 @@ With ``A`` units at the DC and unit margin ``m_i`` the allocation problem is
 ``m (E[min(D, y + c)] - E[min(D, y)])`` with ``y = on_hand + (k-1) c``, is non-increasing in
 ``k``. With one case pack per group every case weighs the same, so the greedy rule (take the
 globally most valuable cases of the group while stock lasts) is optimal: it is the classical
-marginal-allocation argument (Fox 1966, "Discrete optimization via marginal analysis",
-Management Science 13(3); the same rule allocates scarce DC stock in Silver, Pyke & Thomas 2017,
-"Inventory and Production Management in Supply Chains", 4th ed., on multi-echelon distribution).
+marginal-allocation argument for separable concave objectives under one budget (Fox 1966,
+"Discrete optimization via marginal analysis", Management Science 13(3), 210-216).
 
 For integer-valued demand (Poisson, negative binomial) and integer stock ``y``,
 ``E[min(D, y + 1)] - E[min(D, y)] = P(D > y)``, so a unit's value is exactly
