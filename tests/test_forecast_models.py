@@ -251,6 +251,23 @@ def test_matches_per_series_reference_on_awkward_panel(name):
     np.testing.assert_allclose(out.fitted, ref_fitted, rtol=1e-9, atol=1e-12)
 
 
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=10_000), integer_units=st.booleans())
+def test_matches_per_series_reference_on_random_panels(seed, integer_units):
+    y, censored = awkward_panel(seed=seed, n_periods=22)
+    if not integer_units:
+        y = y * np.random.default_rng(seed).uniform(0.3, 3.0, size=y.shape)
+    for name in sorted(MODELS):
+        out = MODELS[name](y, censored, 4, SEASON)
+        ref_mean, ref_fitted = panel(REFERENCES[name], y, censored, 4, SEASON)
+        # ADIDA's bucket sums come from a cumulative sum, the reference adds them up directly:
+        # with fractional units the last bits differ and the golden-section search may take
+        # the other branch once its bracket is ~1e-8 wide
+        rtol = 1e-6 if name == "adida" and not integer_units else 1e-9
+        np.testing.assert_allclose(out.mean, ref_mean, rtol=rtol, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(out.fitted, ref_fitted, rtol=rtol, atol=1e-12, err_msg=name)
+
+
 def test_seasonal_profile_matches_per_series_reference():
     y, censored = awkward_panel(seed=2, n_periods=40)
     profile = seasonal_profile(y, censored, SEASON)
@@ -366,7 +383,7 @@ def test_a_constant_series_forecasts_its_constant(constant, n_periods, leading):
         np.testing.assert_allclose(out.mean, expected, rtol=1e-9, err_msg=name)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(seed=st.integers(min_value=0, max_value=10_000))
 def test_series_are_independent_of_their_neighbours(seed):
     y, censored = awkward_panel(seed=seed, n_periods=16)
