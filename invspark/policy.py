@@ -409,4 +409,4 @@ def join_exceptions(flags: list[tuple[str, np.ndarray]]) -> np.ndarray:
 
 
 __all__ = ["compute_policies", "allocate_budget", "POLICIES", "SERVICE_LEVEL_TYPES", "DEFAULTS",
-           "OUTPUT_COLUMNS", "IntervalDemand"]
+           "OUTPUT_COLUMNS"]

@@ -246,3 +246,34 @@ def test_rs_levels_reach_their_targets_in_simulation(distribution):
     np.testing.assert_allclose(fill, out["expected_fill_rate"], atol=0.006)
     reached = np.where(np.array(kinds) == "csl", csl, fill)
     assert (reached >= np.array(targets) - 0.012).all()
+
+
+# --- (s,S) and (R,s,S) -------------------------------------------------------------------------
+
+def test_ss_and_rss_service_levels_use_s_plus_q():
+    out = compute_policies(frame(policy=["sS", "RsS"], demand_mean=100.0, demand_std=20.0,
+                                 lead_time_mean=2.0, review_period=2.0, holding_cost=0.05,
+                                 ordering_cost=50.0))
+    q = np.ceil(np.sqrt(2 * 50 * 100 / 0.05))  # EOQ 447.2 -> 448
+    assert out["order_quantity"].tolist() == [q, q]
+    z = stats.norm.ppf(0.95)
+    # sS protects over L = 2, RsS over L + R = 4 periods
+    np.testing.assert_allclose(out["reorder_point"], [200 + z * 20 * np.sqrt(2), 400 + z * 40])
+    np.testing.assert_allclose(out["order_up_to"], out["reorder_point"] + q)
+    # IP = 0 <= s: order up to S
+    np.testing.assert_allclose(out["recommended_order_qty"], np.ceil(out["order_up_to"]))
+
+
+def test_cost_mode_ss_is_the_hadley_whitin_rq_with_s_equal_r_plus_q():
+    common = dict(demand_mean=1300.0, demand_std=150.0, lead_time_mean=1 / 12,
+                  service_level_target=np.nan, holding_cost=0.225, ordering_cost=8.0,
+                  stockout_cost=7.5)
+    rq = compute_policies(frame(policy="sQ", **common))
+    ss = compute_policies(frame(policy="sS", **common))
+    assert ss["reorder_point"][0] == pytest.approx(rq["reorder_point"][0])
+    assert ss["order_up_to"][0] == pytest.approx(rq["reorder_point"][0] + rq["order_quantity"][0])
+
+
+def test_empty_batch_returns_empty_frame_with_policy_columns():
+    out = compute_policies(frame().iloc[:0])
+    assert len(out) == 0 and "recommended_order_qty" in out.columns

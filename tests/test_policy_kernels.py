@@ -220,3 +220,10 @@ def test_round_order_cases(need, moq, case_pack, room, expected, capped):
 
 def test_round_up_to_case_ignores_floating_noise():
     assert order_rounding.round_up_to_case(np.array([12.000000000001]), 6.0)[0] == 12.0
+
+
+def test_fill_rate_levels_accept_scalar_targets_and_quantities():
+    lead = fit([100.0, 100.0], [50.0, 50.0], [4.0, 4.0])
+    s = service_policies.fill_rate_level_sq(lead, 500.0, 0.99)
+    assert s[0] == pytest.approx(s[1])
+    assert service_policies.fill_rate_sq(lead, s, 500.0)[0] == pytest.approx(0.99, abs=1e-9)
