@@ -214,6 +214,14 @@ def test_ets_seasonal_recovers_an_exact_multiplicative_pattern():
     np.testing.assert_allclose(out.mean, [[5.0, 10.0, 15.0, 10.0, 5.0, 10.0]], rtol=1e-12)
 
 
+def test_ets_seasonal_is_holt_damped_below_two_seasons():
+    y, censored = awkward_panel(seed=6, n_periods=13)  # 13 < 2 * 7 periods: no series qualifies
+    seasonal = MODELS["ets_seasonal"](y, censored, 5, SEASON)
+    plain = MODELS["holt_damped"](y, censored, 5, SEASON)
+    np.testing.assert_array_equal(seasonal.mean, plain.mean)
+    np.testing.assert_array_equal(seasonal.fitted, plain.fitted)
+
+
 def test_seasonal_profile_is_one_below_two_seasons_and_shrinks_noise():
     rng = np.random.default_rng(3)
     short = rng.poisson(5.0, size=(1, 13)).astype(float)
