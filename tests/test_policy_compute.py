@@ -277,3 +277,31 @@ def test_cost_mode_ss_is_the_hadley_whitin_rq_with_s_equal_r_plus_q():
 def test_empty_batch_returns_empty_frame_with_policy_columns():
     out = compute_policies(frame().iloc[:0])
     assert len(out) == 0 and "recommended_order_qty" in out.columns
+
+
+def test_axsaeter_rq_poisson_fill_rate_equals_ready_rate_formula():
+    # Axsaeter, Inventory Control 3rd ed., (R,Q) policy with Poisson demand: IP is uniform on
+    # R+1..R+Q, so the fill rate (= ready rate for unit demands) is
+    # (1/Q) sum_{k=R+1}^{R+Q} P(D(L) <= k - 1). Formula from the book; numbers computed here.
+    out = compute_policies(frame(policy="sQ", distribution="poisson", demand_mean=2.0,
+                                 lead_time_mean=3.0, review_period=4.0,
+                                 service_level_type="fill_rate",
+                                 service_level_target=[0.8, 0.9, 0.95, 0.99]))
+    q = 8.0  # demand of max(R, 1) = 4 periods
+    assert (out["order_quantity"] == q).all()
+    for r, fill, target in zip(out["reorder_point"], out["expected_fill_rate"],
+                               out["service_level_target"]):
+        ready = np.mean(stats.poisson.cdf(np.arange(r + 1, r + q + 1) - 1, 6.0))
+        assert fill == pytest.approx(ready, abs=1e-12)
+        assert ready >= target
+        below = np.mean(stats.poisson.cdf(np.arange(r, r + q) - 1, 6.0))
+        assert below < target  # r is the smallest reorder point meeting the target
+
+
+def test_snyder_shen_example_4_7_poisson_base_stock_through_the_face():
+    # Snyder & Shen 2nd ed. Example 4.7: h = 1, p = 4, Poisson(6) per period, no lead time,
+    # reviewed every period -> S* = 8.
+    out = compute_policies(frame(distribution="poisson", demand_mean=6.0, lead_time_mean=0.0,
+                                 service_level_target=np.nan, holding_cost=1.0,
+                                 stockout_cost=4.0))
+    assert out["order_up_to"][0] == 8.0
