@@ -51,7 +51,8 @@ def aggregation_level(packed: np.ndarray, n_observed: np.ndarray) -> np.ndarray:
 def adida(y: np.ndarray, censored: np.ndarray, horizon: int, season_length: int) -> ModelForecast:
     """ADIDA forecast ``yhat_{T+h} = SES(bucket sums) / k``, see the module docstring.
 
-    Missing periods are removed before bucketing (a bucket is ``k`` observed periods). A bucket
+    Missing periods are removed before bucketing (a bucket is ``k`` observed periods), and ``k``
+    comes from all observed periods, censored ones included (a simplification). A bucket
     containing a censored period is a lower bound of its demand: it updates the SES level only
     when its sum exceeds the current bucket forecast, otherwise it is skipped (and left out of
     the SSE that fits ``alpha``). A series without demand forecasts 0.
