@@ -80,3 +80,24 @@ def test_output_has_exactly_the_declared_schema():
 def test_settings_reject_bad_values(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         PolicySettings(**kwargs)
+
+
+@pytest.mark.spark
+def test_spark_map_in_arrow_with_the_declared_ddl_equals_the_pandas_path(spark):
+    from functools import partial
+
+    settings = PolicySettings(policy_by_segment={"BY": "sQ"})
+    pdf = batch(segment=["AX-smooth", "BY-erratic", "new", "CZ-lumpy"],
+                distribution=["normal", "poisson", "gamma", "negbin"],
+                demand_std=[2.0, 0.0, 3.0, 5.0], on_hand=[4.0, 0.0, 30.0, 1.0],
+                case_pack=[1.0, 6.0, 1.0, 1.0])
+
+    def run(batches, settings):
+        for record_batch in batches:
+            out = policy_batch(record_batch.to_pandas(), settings)
+            yield pa.RecordBatch.from_pandas(out, schema=POLICY_SCHEMA, preserve_index=False)
+
+    via_spark = (spark.createDataFrame(pdf).mapInArrow(partial(run, settings=settings), POLICY_DDL)
+                 .toPandas().sort_values("sku_id").reset_index(drop=True))
+    expected = policy_batch(pdf, settings)
+    pd.testing.assert_frame_equal(via_spark, expected, check_dtype=False)
