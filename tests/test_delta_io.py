@@ -20,6 +20,7 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable, write_deltalake
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyspark.sql import functions as F
 
 from invspark.errors import ConfigError, InputDataError, TableWriteError
 from invspark.spark import delta_io
@@ -61,6 +62,15 @@ def frame(spark):
 @pytest.fixture
 def tables(spark, tmp_path):
     return DeltaTables(spark, str(tmp_path / "warehouse"))
+
+
+@pytest.fixture(scope="module")
+def refusal_table(spark, tmp_path_factory):
+    """One table shared by the tests whose writes must be refused (they leave it unchanged)."""
+    tables = DeltaTables(spark, str(tmp_path_factory.mktemp("refusals")))
+    rows = spark.createDataFrame(_rows(RUN_1, 4, "good"), SCHEMA).coalesce(2)
+    tables.write_table(rows, "demand_forecast", RUN_1)
+    return tables
 
 
 def _parquet_files_on_disk(table_path):
@@ -207,18 +217,19 @@ def _snapshot(path):
         ),
     ],
 )
-def test_schema_mismatch_is_refused_and_table_unchanged(spark, tables, frame, select, message):
-    tables.write_table(frame(RUN_1, 3, "r"), "demand_forecast", RUN_1)
+def test_schema_mismatch_is_refused_and_table_unchanged(refusal_table, frame, select, message):
+    tables = refusal_table
     path = tables.table_path("demand_forecast")
     before = _snapshot(path)
+    bad = frame(RUN_1, 5, "bad").selectExpr(*select.split(", "))
     with pytest.raises(TableWriteError, match=message):
-        tables.write_table(frame(RUN_1, 5, "bad").selectExpr(*select.split(", ")), "demand_forecast", RUN_1)
+        tables.write_table(bad, "demand_forecast", RUN_1)
     assert _snapshot(path) == before
     assert os.listdir(os.path.join(path, "_staging")) == []
 
 
-def test_rows_of_another_run_are_refused_and_table_unchanged(spark, tables, frame):
-    tables.write_table(frame(RUN_1, 3, "r"), "demand_forecast", RUN_1)
+def test_rows_of_another_run_are_refused_and_table_unchanged(refusal_table, frame):
+    tables = refusal_table
     path = tables.table_path("demand_forecast")
     before = _snapshot(path)
     mixed = frame(RUN_1, 3, "x").unionByName(frame(RUN_2, 1, "x"))
@@ -234,9 +245,9 @@ def test_rows_of_another_run_are_refused_and_table_unchanged(spark, tables, fram
 
 
 def test_failure_between_spark_write_and_commit_keeps_previous_version(
-    spark, tables, frame, monkeypatch
+    refusal_table, frame, monkeypatch
 ):
-    tables.write_table(frame(RUN_1, 4, "good"), "demand_forecast", RUN_1)
+    tables = refusal_table
     path = tables.table_path("demand_forecast")
     before = _snapshot(path)
     expected = tables.read_table("demand_forecast").toPandas()
@@ -254,11 +265,48 @@ def test_failure_between_spark_write_and_commit_keeps_previous_version(
     assert after.sort_values("sku_id").equals(expected.sort_values("sku_id"))
 
 
+def test_failure_after_the_commit_landed_keeps_the_new_files(spark, tables, frame, monkeypatch):
+    """A post-commit failure (e.g. a checkpoint hook) must not delete files the log references."""
+    tables.write_table(frame(RUN_1, 4, "old"), "demand_forecast", RUN_1)
+    real_commit = delta_io._DeltaRsBackend._commit
+
+    def commit_then_fail(self, *args, **kwargs):
+        real_commit(self, *args, **kwargs)
+        raise RuntimeError("simulated post-commit hook failure")
+
+    monkeypatch.setattr(delta_io._DeltaRsBackend, "_commit", commit_then_fail)
+    with pytest.raises(RuntimeError, match="post-commit"):
+        tables.write_table(frame(RUN_1, 3, "new"), "demand_forecast", RUN_1)
+    path = tables.table_path("demand_forecast")
+    assert DeltaTable(path).version() == 1
+    assert all(os.path.exists(uri) for uri in DeltaTable(path).file_uris())
+    assert sorted(DeltaTable(path).to_pandas()["run_id"]) == ["new"] * 3
+
+
+def test_losing_the_create_race_commits_into_the_other_writers_table(
+    spark, tables, frame, monkeypatch
+):
+    tables.write_table(frame(RUN_1, 4, "first"), "demand_forecast", RUN_1)
+    # As if the table did not exist yet when this writer looked, and was created just before
+    # its commit.
+    monkeypatch.setattr(delta_io._DeltaRsBackend, "_open", lambda self, path: None)
+    result = tables.write_table(frame(RUN_2, 2, "second"), "demand_forecast", RUN_2)
+    assert result.version == 1
+    assert tables.read_table("demand_forecast").count() == 6
+    path = tables.table_path("demand_forecast")
+    before = _snapshot(path)
+    with pytest.raises(TableWriteError, match="extra columns extra_col"):
+        tables.write_table(
+            frame(RUN_2, 2, "bad").withColumn("extra_col", F.lit(1.0)), "demand_forecast", RUN_2
+        )
+    assert _snapshot(path) == before
+
+
 def test_frame_and_argument_errors(spark, tables, frame):
     no_run_date = frame(RUN_1, 1, "r").drop("run_date")
     with pytest.raises(TableWriteError, match="has no 'run_date' column"):
         tables.write_table(no_run_date, "runs", RUN_1)
-    as_string = frame(RUN_1, 1, "r").withColumn("run_date", __import__("pyspark").sql.functions.lit("2012-01-04"))
+    as_string = frame(RUN_1, 1, "r").withColumn("run_date", F.lit("2012-01-04"))
     with pytest.raises(TableWriteError, match="'run_date' is string, not date"):
         tables.write_table(as_string, "runs", RUN_1)
     with pytest.raises(ConfigError, match="write mode='merge' is unknown"):

@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import os
 import posixpath
 import re
 import reprlib
@@ -194,8 +195,6 @@ def _normalize_location(location: str) -> str:
         raise ConfigError(f"warehouse/path={location!r} must be a non-empty folder path or URI")
     if "://" in location:
         return location.rstrip("/")
-    import os
-
     return os.path.abspath(location).rstrip("/") or "/"
 
 
@@ -415,7 +414,8 @@ class _DeltaRsBackend:
         write_id: str,
     ) -> None:
         """Commit `actions` as one Delta transaction tagged with `write_id`."""
-        from deltalake import CommitProperties, Schema
+        from deltalake import CommitProperties, DeltaTable, Schema
+        from deltalake.exceptions import DeltaError
         from deltalake.transaction import create_table_with_add_actions
 
         properties = CommitProperties(
@@ -426,15 +426,23 @@ class _DeltaRsBackend:
             }
         )
         if table is None:
-            create_table_with_add_actions(
-                path,
-                Schema.from_arrow(written_schema),
-                actions,
-                mode="error",
-                partition_by=[PARTITION_COLUMN],
-                commit_properties=properties,
-            )
-        elif mode == "replace_run":
+            try:
+                create_table_with_add_actions(
+                    path,
+                    Schema.from_arrow(written_schema),
+                    actions,
+                    mode="error",
+                    partition_by=[PARTITION_COLUMN],
+                    commit_properties=properties,
+                )
+                return
+            except DeltaError:
+                # Another writer created the table first: commit into it like any later write.
+                if not DeltaTable.is_deltatable(path):
+                    raise
+            table = DeltaTable(path)
+            _check_schema(table, written_schema, path)
+        if mode == "replace_run":
             table.create_write_transaction(
                 actions,
                 mode="overwrite",
