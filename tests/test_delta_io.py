@@ -46,7 +46,8 @@ STARTED_AT = datetime.datetime(2012, 1, 4, 1, 2, 3, 456789)  # micros must survi
 
 def _rows(run_date, n, run_id):
     return [
-        (run_id, f"sku{i:03d}", i + 1, 1.5 * i, STARTED_AT + datetime.timedelta(seconds=i), run_date)
+        (run_id, f"sku{i:03d}", i + 1, 1.5 * i, STARTED_AT + datetime.timedelta(seconds=i),
+         run_date)
         for i in range(n)
     ]
 
@@ -156,7 +157,10 @@ def test_replace_run_replaces_only_that_run_one_version_each(spark, tables, fram
     ]
     assert versions == [0, 1, 2]
     got = tables.read_table("inventory_policy")
-    counts = {(row.run_date, row.run_id): row["count"] for row in got.groupBy("run_date", "run_id").count().collect()}
+    counts = {
+        (row.run_date, row.run_id): row["count"]
+        for row in got.groupBy("run_date", "run_id").count().collect()
+    }
     assert counts == {(RUN_1, "new"): 2, (RUN_2, "other"): 3}
     assert_df_equality(
         _sorted(tables.read_table("inventory_policy", RUN_1)),
@@ -362,7 +366,9 @@ def test_parquet_file_stats_on_a_textbook_file(tmp_path):
     stats = parquet_file_stats(pq.read_metadata(file))
     assert stats == {
         "numRecords": 4,
-        "minValues": {"qty": -3, "name": "a" * 32, "day": "2012-01-01", "at": "2012-01-04T00:00:00.001Z"},
+        "minValues": {
+            "qty": -3, "name": "a" * 32, "day": "2012-01-01", "at": "2012-01-04T00:00:00.001Z"
+        },
         "maxValues": {"qty": 7, "day": "2012-01-11", "at": "2012-01-04T00:00:00.002Z"},
         "nullCount": {"qty": 1, "name": 1, "day": 0, "at": 1, "x": 1, "empty": 4},
     }
@@ -376,7 +382,9 @@ def test_parquet_file_stats_on_a_textbook_file(tmp_path):
     micros=st.lists(st.integers(0, 10**12), min_size=1, max_size=30),
     row_group_size=st.integers(1, 8),
 )
-def test_parquet_file_stats_bounds_are_valid(tmp_path_factory, values, words, micros, row_group_size):
+def test_parquet_file_stats_bounds_are_valid(
+    tmp_path_factory, values, words, micros, row_group_size
+):
     n = min(len(values), len(words), len(micros))
     table = pa.table(
         {
@@ -393,7 +401,8 @@ def test_parquet_file_stats_bounds_are_valid(tmp_path_factory, values, words, mi
         present = [x for x in table[column].to_pylist() if x is not None]
         assert stats["nullCount"][column] == n - len(present)
         if column == "v" and present:
-            assert (stats["minValues"]["v"], stats["maxValues"]["v"]) == (min(present), max(present))
+            bounds = (stats["minValues"]["v"], stats["maxValues"]["v"])
+            assert bounds == (min(present), max(present))
         if column == "w" and present:
             # Parquet orders strings by UTF-8 bytes; a valid bound holds in that order.
             encoded = [x.encode() for x in present]

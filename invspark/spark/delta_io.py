@@ -60,7 +60,7 @@ _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclasses.dataclass(frozen=True)
 class WriteResult:
-    """What one `write_table` committed: the table, its new version, and the files and rows added."""
+    """What one `write_table` committed: the table, its new version, the files and rows added."""
 
     table_path: str
     version: int
