@@ -43,7 +43,8 @@ SALES_DDL = "sku_id string, location_id string, date date, units double, price d
 def test_sales_rules_each_quarantine_their_row(spark):
     good, bad = sales_rows()
     raw = spark.createDataFrame(good + [row[:-1] for row in bad], SALES_DDL)
-    tables, counts = validate_inputs(spark, {"sales": raw}, RUN_DATE, "W")
+    validation = validate_inputs(spark, {"sales": raw}, RUN_DATE, "W")
+    tables, counts = validation.tables, validation.counts
     quarantine = tables["sales"].quarantine.collect()
     assert sorted(r["reason"] for r in quarantine) == sorted(row[-1] for row in bad)
     assert tables["sales"].clean.count() == len(good)
@@ -64,7 +65,8 @@ def test_unparseable_csv_values_are_quarantined_not_nulled(spark, tmp_path):
     )
     raw = spark.read.option("header", "true").csv(str(path))
     raw = raw.toDF(*[c.lower() for c in raw.columns])
-    tables, counts = validate_inputs(spark, {"sales": raw}, RUN_DATE, "D")
+    validation = validate_inputs(spark, {"sales": raw}, RUN_DATE, "D")
+    tables, counts = validation.tables, validation.counts
     reasons = sorted(r["reason"] for r in tables["sales"].quarantine.collect())
     assert reasons == ["invalid_date", "invalid_units", "null_units"]
     clean = tables["sales"].clean.collect()
@@ -92,7 +94,8 @@ def test_master_and_dependent_table_rules(spark):
     )
     dc_supply = spark.createDataFrame([("S1", "DC1", 10.0), ("S1", "DCX", 5.0), ("S1", "L1", -1.0)], "sku_id string, dc_id string, available_units double")
     raw = {"sales": sales, "items": items, "locations": locations, "inventory": inventory, "receipts": receipts, "dc_supply": dc_supply}
-    tables, counts = validate_inputs(spark, raw, RUN_DATE, "D")
+    validation = validate_inputs(spark, raw, RUN_DATE, "D")
+    tables, counts = validation.tables, validation.counts
     reasons = {name: sorted(r["reason"] for r in t.quarantine.collect()) for name, t in tables.items()}
     assert reasons["items"] == ["duplicate_key", "invalid_case_pack", "invalid_service_level_target", "negative_unit_cost"]
     assert reasons["locations"] == ["invalid_location_type", "unknown_source_location"]

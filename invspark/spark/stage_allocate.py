@@ -103,7 +103,10 @@ def allocation_rows(stores: DataFrame, supply: DataFrame, config: RunConfig) -> 
         demand_std = F.col("demand_std") * F.lit(float(np.sqrt(horizon)))
     return stores.join(supply.select("sku_id", "dc_id", "available_units"), ["sku_id", "dc_id"]).select(
         "sku_id", "dc_id", "location_id", "available_units",
-        demand_mean.alias("demand_mean"), demand_std.alias("demand_std"), "distribution",
+        demand_mean.alias("demand_mean"), demand_std.alias("demand_std"),
+        # allocate() values units under a parametric law: an empirical forecast uses the normal
+        # law with the forecast's own mean and standard deviation.
+        F.when(F.col("distribution") == "empirical", F.lit("normal")).otherwise(F.col("distribution")).alias("distribution"),
         F.greatest(F.col("inventory_position"), F.lit(0.0)).alias("on_hand"),
         F.greatest(F.coalesce(F.col("unit_price") - F.col("unit_cost"), F.lit(1.0)), F.lit(0.0)).alias("unit_margin"),
         F.coalesce(F.col("case_pack").cast("double"), F.lit(1.0)).alias("case_pack"),

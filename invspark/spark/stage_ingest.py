@@ -30,7 +30,8 @@ GRID_DDL = "origin date, frequency string, n_periods int, horizon int, n_series 
 def run(context: RunContext) -> StageResult:
     spark, config = context.spark, context.config
     raw = {name: read_input(spark, spec) for name, spec in config.inputs.items()}
-    tables, counts = validate_inputs(spark, raw, config.run_date, config.frequency)
+    validation = validate_inputs(spark, raw, config.run_date, config.frequency)
+    tables, counts = validation.tables, validation.counts
     try:
         context.write(union_quarantine(tables), "quarantine")
         for (source, reason), n in sorted(counts.reasons.items()):
@@ -65,8 +66,7 @@ def run(context: RunContext) -> StageResult:
         for name in MASTER_TABLES:
             context.write(clean[name], f"stage_{name}")
     finally:
-        for table in tables.values():
-            table.annotated.unpersist()
+        validation.release()
     used = counts.total_in - counts.total_quarantined
     per_table = ", ".join(f"{name} {counts.rows_in[name]:,}" for name in tables)
     return StageResult(

@@ -49,6 +49,8 @@ class ValidatedTable:
 
 @dataclasses.dataclass(frozen=True)
 class ValidationCounts:
+    """Rows in and quarantined per table, and quarantined rows per (table, reason)."""
+
     rows_in: dict[str, int]
     rows_quarantined: dict[str, int]
     reasons: dict[tuple[str, str], int]
@@ -60,6 +62,19 @@ class ValidationCounts:
     @property
     def total_quarantined(self) -> int:
         return sum(self.rows_quarantined.values())
+
+
+@dataclasses.dataclass
+class Validation:
+    """The validated inputs and their counts; `release()` frees what validation cached."""
+
+    tables: dict[str, ValidatedTable]
+    counts: ValidationCounts
+    cached: list[DataFrame]
+
+    def release(self) -> None:
+        for frame in self.cached:
+            frame.unpersist()
 
 
 def typed_frame(raw: DataFrame, name: str) -> DataFrame:
@@ -178,11 +193,17 @@ def validate_inputs(
     raw_inputs: dict[str, DataFrame],
     run_date: dt.date,
     frequency: str,
-) -> tuple[dict[str, ValidatedTable], ValidationCounts]:
-    """Validate every given input; the annotated frames are persisted until the caller unpersists them."""
+) -> Validation:
+    """Validate every given input; what it caches stays cached until `Validation.release()`."""
     typed = {name: typed_frame(frame, name) for name, frame in raw_inputs.items()}
     weekday = weekly_weekday(typed["sales"]) if frequency == "W" else None
-    annotated = {name: annotate(frame, name, run_date, weekday) for name, frame in typed.items()}
+    # Passes 1-2 are persisted once: the reference checks, the counts, the quarantine and the
+    # panel all read them, and the known-key sets derive from them.
+    annotated = {
+        name: annotate(frame, name, run_date, weekday).persist(StorageLevel.MEMORY_AND_DISK)
+        for name, frame in typed.items()
+    }
+    persisted = dict(annotated)
 
     def good(name: str, column: str) -> DataFrame:
         frame = annotated[name]
@@ -192,27 +213,24 @@ def validate_inputs(
     known_locations = good("sales", "location_id")
     if "items" in annotated:
         known_skus = known_skus.unionByName(good("items", "sku_id"))
-    if "locations" in annotated:
-        location_ids = good("locations", "location_id")
+    location_ids = good("locations", "location_id").distinct().cache() if "locations" in annotated else None
+    if location_ids is not None:
         known_locations = known_locations.unionByName(location_ids)
-        annotated["locations"] = reference_rule(
-            annotated["locations"], "source_id", location_ids, "unknown_source_location"
-        )
-        dc_ids = location_ids
-    else:
-        dc_ids = known_locations
-    known_skus, known_locations = known_skus.distinct(), known_locations.distinct()
+    known_skus = known_skus.distinct().cache()
+    known_locations = known_locations.distinct().cache()
+    if location_ids is not None:
+        annotated["locations"] = reference_rule(annotated["locations"], "source_id", location_ids, "unknown_source_location")
     for name in ("inventory", "receipts", "promotions"):
         if name in annotated:
             annotated[name] = reference_rule(annotated[name], "sku_id", known_skus, "unknown_sku")
             annotated[name] = reference_rule(annotated[name], "location_id", known_locations, "unknown_location")
     if "dc_supply" in annotated:
         annotated["dc_supply"] = reference_rule(annotated["dc_supply"], "sku_id", known_skus, "unknown_sku")
+        dc_ids = location_ids if location_ids is not None else known_locations
         annotated["dc_supply"] = reference_rule(annotated["dc_supply"], "dc_id", dc_ids, "unknown_dc")
 
     tables: dict[str, ValidatedTable] = {}
     for name, frame in annotated.items():
-        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
         contract = [c.name for c in INPUT_COLUMNS[name]]
         tables[name] = ValidatedTable(
             name=name,
@@ -222,7 +240,8 @@ def validate_inputs(
                 F.lit(name).alias("source"), F.col(REASON).alias("reason"), F.col(RECORD).alias("record")
             ),
         )
-    return tables, count_reasons(tables)
+    cached = [*persisted.values(), known_skus, known_locations] + ([location_ids] if location_ids is not None else [])
+    return Validation(tables=tables, counts=count_reasons(tables), cached=cached)
 
 
 def count_reasons(tables: dict[str, ValidatedTable]) -> ValidationCounts:
