@@ -37,6 +37,8 @@ ROWS = [
     ("E", "L4", "S3", 9), ("E", "L4", "S3", 90),
     # a receipt before its order is ignored (validation quarantines it upstream)
     ("A", "L1", "S1", -4),
+    # no source given: the unknown source is a source of its own, (none, L7) = {14, 28, 21}
+    ("N1", "L7", None, 14), ("N2", "L7", None, 28), ("N3", "L7", None, 21),
 ]
 
 
@@ -48,10 +50,11 @@ def weekly(spark):
 
 
 def test_one_row_per_pair_with_the_fallback_level(weekly):
-    assert sorted(weekly) == ["A", "B", "C", "D", "E"]
+    assert sorted(weekly) == ["A", "B", "C", "D", "E", "N1", "N2", "N3"]
     levels = {sku: row["lead_time_level"] for sku, row in weekly.items()}
     assert levels == {"A": "sku_location", "B": "source_location", "C": "source",
-                      "D": "default", "E": "sku_location"}
+                      "D": "default", "E": "sku_location", "N1": "source_location",
+                      "N2": "source_location", "N3": "source_location"}
 
 
 def test_sku_location_estimate_in_weeks(weekly):
@@ -102,13 +105,11 @@ def test_targets_without_receipts_fall_back_through_their_source(spark):
     assert out["A"]["source_id"] == "S1"              # most frequent source of the pair
 
 
-def test_null_source_is_its_own_source(spark):
-    receipts = receipts_frame(spark, [("A", "L1", None, 14), ("B", "L1", None, 28),
-                                      ("C", "L1", None, 21)])
-    out = {r["sku_id"]: r for r in estimate_lead_times(receipts, "W", 3).collect()}
-    assert out["A"]["lead_time_level"] == "source_location"
-    assert out["A"]["source_id"] is None
-    assert out["A"]["lead_time_mean"] == pytest.approx(3.0)
+def test_null_source_is_its_own_source(weekly):
+    n1 = weekly["N1"]
+    assert n1["source_id"] is None
+    assert n1["lead_time_mean"] == pytest.approx(3.0)
+    assert n1["lead_time_samples"] == 3
 
 
 def test_bad_arguments_raise(spark):
@@ -119,3 +120,25 @@ def test_bad_arguments_raise(spark):
         estimate_lead_times(receipts, frequency="W", min_samples=0)
     with pytest.raises(InputDataError, match="receipts lacks columns \\['receipt_date'\\]"):
         estimate_lead_times(receipts.drop("receipt_date"), frequency="W")
+
+
+def test_random_receipts_match_the_pandas_reference_loop(spark):
+    import pandas as pd
+    from reference import lead_times_reference
+
+    rng = np.random.default_rng(5)
+    n = 90
+    days = np.round(rng.gamma(4.0, 3.0, n)).astype(int)
+    days[rng.random(n) < 0.06] += 120  # a few late deliveries
+    rows = list(zip(rng.choice(["a", "b", "c", "d", "e", "f"], n),
+                    rng.choice(["L1", "L2", "L3", "L4"], n),
+                    rng.choice(["S1", "S2", "S3"], n, p=[0.6, 0.3, 0.1]), days.tolist()))
+    out = estimate_lead_times(receipts_frame(spark, rows), "W", min_samples=4,
+                              default_lead_time_days=10.0, default_lead_time_std_days=2.0)
+    got = out.toPandas().sort_values(["sku_id", "location_id"]).reset_index(drop=True)
+    expected = lead_times_reference.estimate(
+        pd.DataFrame(rows, columns=["sku_id", "location_id", "source_id", "days"]), 7.0, 4,
+        10.0, 2.0).sort_values(["sku_id", "location_id"]).reset_index(drop=True)
+    assert set(expected["lead_time_level"]) >= {"sku_location", "source_location"}
+    assert expected["lead_time_outliers"].sum() > 0
+    pd.testing.assert_frame_equal(got[expected.columns], expected, check_dtype=False)

@@ -16,7 +16,9 @@ Outliers: a receipt is an outlier of its group when it lies more than `outlier_t
 standard deviations from the group median, the robust standard deviation being 1.4826 x the
 median absolute deviation (MAD), floored at `min_spread_days` so that a group of identical lead
 times does not flag a one-day difference (Iglewicz & Hoaglin's modified z-score, threshold 3.5).
-Groups with fewer than `min_outlier_samples` receipts flag none. Outliers are left out of the
+Groups with fewer than `min_outlier_samples` receipts flag none. Medians and quantiles are
+`percentile_approx` values: sample values, exact on groups of up to `PERCENTILE_ACCURACY`
+receipts (the median of an even count is the lower middle value). Outliers are left out of the
 mean, std and quantiles and counted in `lead_time_outliers`.
 
 Days are converted to periods of the run's frequency: D = 1 day, W = 7 days, M = 365.25 / 12 days.
@@ -45,6 +47,9 @@ LEVELS = (
 MAD_TO_STD = 1.4826
 # Stands in for a null source_id in group keys (joins on null keys never match).
 NO_SOURCE = "\u0000no_source"
+# The source of a target with no given source and no receipts at its location: matches nothing,
+# so such a target takes the config default rather than the pool of unknown-source receipts.
+UNRESOLVED = "\u0000unresolved"
 PERCENTILE_ACCURACY = 10_000
 
 
@@ -65,7 +70,8 @@ def estimate_lead_times(
     `targets`: optional `sku_id`, `location_id` (and `source_id`, the supplier of that location)
     for which an estimate is wanted, e.g. every series of the panel: pairs without receipts then
     get the `source_location`, `source` or `default` estimate. Without a `source_id` a target
-    takes the source that delivered most receipts of its pair, else of its location.
+    takes the source that delivered most receipts of its pair, else of its location, else it
+    has none and takes the default.
     """
     if frequency not in PERIOD_DAYS:
         raise ConfigError(f"frequency must be one of {sorted(PERIOD_DAYS)}, got {frequency!r}")
@@ -118,7 +124,7 @@ def estimate_lead_times(
     return chosen.select(
         "sku_id",
         "location_id",
-        F.when(F.col("source_key") == NO_SOURCE, F.lit(None).cast("string"))
+        F.when(F.col("source_key").isin(NO_SOURCE, UNRESOLVED), F.lit(None).cast("string"))
         .otherwise(F.col("source_key")).alias("source_id"),
         (pick("mean", default_mean) / to_periods).alias("lead_time_mean"),
         (F.coalesce(pick("std", F.lit(float(default_lead_time_std_days))), F.lit(0.0))
@@ -203,7 +209,7 @@ def _targets(clean: DataFrame, targets: DataFrame | None) -> DataFrame:
         by_location, ["location_id"], "left")
     return keyed.select(
         "sku_id", "location_id",
-        F.coalesce(given, F.col("pair_source"), F.col("location_source"), F.lit(NO_SOURCE))
+        F.coalesce(given, F.col("pair_source"), F.col("location_source"), F.lit(UNRESOLVED))
         .alias("source_key"),
     )
 
