@@ -39,7 +39,7 @@ import datetime as dt
 import math
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtri  # standard normal quantile; far lighter to import than scipy.stats
 
 from invspark.errors import ConfigError
 
@@ -296,7 +296,7 @@ def item_attributes(plan: GeneratorPlan, sku_index: np.ndarray) -> dict[str, np.
     shares = np.cumsum([CATEGORIES[c][0] for c in names])
     category = np.minimum(np.searchsorted(shares / shares[-1], u[0], side="right"), len(names) - 1)
     subcategory = np.floor(u[1] * SUBCATEGORIES_PER_CATEGORY).astype(np.int64)
-    unit_cost = np.round(np.exp(np.log(3.5) + 0.8 * stats.norm.ppf(u[2])), 2).clip(0.05)
+    unit_cost = np.round(np.exp(np.log(3.5) + 0.8 * ndtri(u[2])), 2).clip(0.05)
     unit_price = np.maximum(np.round(unit_cost * (1.25 + 0.9 * u[3]), 2), unit_cost + 0.01)
     case_pack = np.asarray(CASE_PACKS)[
         np.minimum(np.searchsorted(np.cumsum(CASE_PACK_SHARES), u[4], side="right"), 3)
@@ -323,7 +323,7 @@ def item_attributes(plan: GeneratorPlan, sku_index: np.ndarray) -> dict[str, np.
         "holding_cost_rate": np.round(0.2 + 0.1 * u[13], 3),
         "ordering_cost": np.round(5.0 + 45.0 * u[14], 2),
         "service_level_target": service_level,
-        "popularity": np.exp(0.7 * stats.norm.ppf(u[15])),
+        "popularity": np.exp(0.7 * ndtri(u[15])),
         "launch_period": launch,
         "end_period": end,  # exclusive; >= n_periods + n_planned means never discontinued
         "promo_rate": np.where(u[16] > 0.4, 0.03 + 0.09 * u[17], 0.0),
@@ -340,7 +340,7 @@ def store_attributes(plan: GeneratorPlan, store_index: np.ndarray) -> dict[str, 
     store_index = np.asarray(store_index, dtype=np.int64)
     u = [hashed_uniform(plan.seed, _S_STORE, store_index, np.full_like(store_index, j)) for j in range(4)]
     return {
-        "size": np.exp(0.5 * stats.norm.ppf(u[0])),
+        "size": np.exp(0.5 * ndtri(u[0])),
         "review_period": np.where(u[1] < 0.2, 2.0, 1.0),
         "price_index": 0.97 + 0.06 * u[2],
         "capacity_units": np.round(series_at_store(plan, store_index) * (40.0 + 80.0 * u[3])),

@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pyspark import StorageLevel
+
 from invspark.errors import ConfigError
 from invspark.kernels import synthetic as syn
 
@@ -72,7 +74,6 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("launch_date", pa.date32()),  # first period of the series' life (history start if older)
         ("end_date", pa.date32()),  # first period after a discontinued series' life, else null
         ("stockout_periods", pa.int32()),
-        ("history_mean", pa.list_(pa.float64())),  # E demand per history period, NaN outside life
         ("history_demand", pa.list_(pa.float64())),  # true (uncensored) demand, NaN outside life
         ("future_mean", pa.list_(pa.float64())),  # E demand for periods run_date ... (n_planned)
         ("future_demand", pa.list_(pa.float64())),  # one realisation of that future demand
@@ -146,9 +147,34 @@ def generate_dataset(
         raise ConfigError(f"n_partitions must be an integer >= 1 or None, got {n_partitions!r}")
     paths = {name: os.path.join(out_dir, name) for name in (*INPUT_TABLES, "truth")}
 
-    for table in ("sales", "promotions", "inventory", "truth"):
-        _write(series_table(spark, plan, table, bad_row_rate, n_partitions), paths[table])
-    store_receipts = series_table(spark, plan, "receipts", bad_row_rate, n_partitions)
+    # Generate each block once: its tables go to the cache as compressed Arrow IPC payloads,
+    # and each table's write job only unpacks its own payloads.
+    packed = _packed_series_tables(spark, plan, bad_row_rate, n_partitions).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    try:
+        for table in ("sales", "promotions", "inventory", "truth"):
+            _write(_unpacked(packed, table), paths[table])
+        _write_receipts_and_supply(spark, plan, packed, paths, n_partitions)
+        bad_rows = dict.fromkeys(BAD_COUNT_KEYS, 0)
+        if bad_row_rate > 0:
+            counted = _unpacked(packed, "bad_counts").groupBy().sum().collect()[0]
+            bad_rows = {k: int(counted[f"sum({k})"]) for k in BAD_COUNT_KEYS}
+    finally:
+        packed.unpersist()
+    closed = int(syn.store_closed(plan, np.arange(plan.n_stores), plan.n_periods).sum())
+    return GeneratedDataset(
+        out_dir=out_dir, **paths, frequency=plan.frequency, history_start=plan.start_date,
+        run_date=plan.run_date, n_periods=plan.n_periods, horizon=plan.horizon,
+        n_planned_periods=plan.n_planned, seed=plan.seed, n_series=plan.n_series,
+        n_skus=plan.n_skus, n_stores=plan.n_stores, n_dcs=plan.n_dcs,
+        closed_store_periods=closed, bad_rows=bad_rows,
+    )
+
+
+def _write_receipts_and_supply(spark, plan: syn.GeneratorPlan, packed, paths: dict[str, str], n_partitions: int | None) -> None:
+    """receipts (store orders + vendor orders), items, locations, and dc_supply (needs truth)."""
+    store_receipts = _unpacked(packed, "receipts")
     vendor_receipts = _blocks(spark, plan.n_pair_blocks, n_partitions).mapInArrow(
         functools.partial(_vendor_receipt_batches, plan=plan), _spark_schema("receipts")
     )
@@ -173,22 +199,6 @@ def generate_dataset(
     )
     _write(needs.mapInArrow(functools.partial(_dc_supply_batches, plan=plan), _spark_schema("dc_supply")), paths["dc_supply"])
 
-    bad_rows = dict.fromkeys(BAD_COUNT_KEYS, 0)
-    if bad_row_rate > 0:
-        counted = _blocks(spark, plan.n_blocks, n_partitions).mapInArrow(
-            functools.partial(_bad_count_batches, plan=plan, bad_row_rate=bad_row_rate),
-            ", ".join(f"{k} long" for k in BAD_COUNT_KEYS),
-        ).groupBy().sum().collect()[0]
-        bad_rows = {k: int(counted[f"sum({k})"]) for k in BAD_COUNT_KEYS}
-    closed = int(syn.store_closed(plan, np.arange(plan.n_stores), plan.n_periods).sum())
-    return GeneratedDataset(
-        out_dir=out_dir, **paths, frequency=plan.frequency, history_start=plan.start_date,
-        run_date=plan.run_date, n_periods=plan.n_periods, horizon=plan.horizon,
-        n_planned_periods=plan.n_planned, seed=plan.seed, n_series=plan.n_series,
-        n_skus=plan.n_skus, n_stores=plan.n_stores, n_dcs=plan.n_dcs,
-        closed_store_periods=closed, bad_rows=bad_rows,
-    )
-
 
 def series_table(
     spark,
@@ -211,11 +221,55 @@ def series_table(
 # Spark glue
 # ----------------------------------------------------------------------------------------------
 
+_PACKED_SCHEMA = "block_id long, table string, payload binary"
 
-def _blocks(spark, n_blocks: int, n_partitions: int | None):
-    """`spark.range(n_blocks)` spread over tasks (about 8 blocks per task by default)."""
+
+def _packed_series_tables(spark, plan: syn.GeneratorPlan, bad_row_rate: float, n_partitions: int | None):
+    """One row per (block, table): the table's rows for that block as an LZ4 Arrow IPC stream."""
+    # about 8 blocks of 2,000 weekly series (a few tens of MB packed) per task; fewer for longer series
+    periods = plan.n_periods + plan.n_planned
+    blocks_per_task = int(np.clip(round(8 * 117 * 2000 / (periods * plan.block_size)), 1, 64))
+    return _blocks(spark, plan.n_blocks, n_partitions, blocks_per_task).mapInArrow(
+        functools.partial(_packed_batches, plan=plan, bad_row_rate=bad_row_rate), _PACKED_SCHEMA
+    )
+
+
+def _unpacked(packed, table: str):
+    from pyspark.sql import functions as F
+
+    schema = _spark_schema(table) if table in SCHEMAS else ", ".join(f"{k} long" for k in BAD_COUNT_KEYS)
+    return packed.filter(F.col("table") == table).mapInArrow(_unpack_batches, schema)
+
+
+def _packed_batches(
+    batches: Iterator[pa.RecordBatch], plan: syn.GeneratorPlan, bad_row_rate: float
+) -> Iterator[pa.RecordBatch]:
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    for block_id in _block_ids(batches):
+        block = syn.generate_series_block(plan, block_id)
+        tables = {name: build(plan, block, block_id, bad_row_rate) for name, build in _SERIES_TABLES.items()}
+        if bad_row_rate > 0:
+            tables["bad_counts"] = _bad_counts(plan, block, block_id, bad_row_rate)
+        for name, batch in tables.items():
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, batch.schema, options=options) as writer:
+                writer.write_batch(batch)
+            yield pa.RecordBatch.from_pydict(
+                {"block_id": [block_id], "table": [name], "payload": [sink.getvalue().to_pybytes()]},
+                schema=pa.schema([("block_id", pa.int64()), ("table", pa.string()), ("payload", pa.binary())]),
+            )
+
+
+def _unpack_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        for payload in batch.column("payload").to_pylist():
+            yield from pa.ipc.open_stream(payload)
+
+
+def _blocks(spark, n_blocks: int, n_partitions: int | None, blocks_per_task: int = 8):
+    """`spark.range(n_blocks)` spread over tasks (`blocks_per_task` per task by default)."""
     if n_partitions is None:
-        n_partitions = max(spark.sparkContext.defaultParallelism, -(-n_blocks // 8))
+        n_partitions = max(spark.sparkContext.defaultParallelism, -(-n_blocks // blocks_per_task))
     return spark.range(0, n_blocks, 1, numPartitions=max(1, min(n_partitions, n_blocks)))
 
 
@@ -330,7 +384,6 @@ def _truth(plan, block: syn.SeriesBlock, block_id: int, bad_row_rate: float) -> 
         "launch_date": _dates(days[block.launch]),
         "end_date": _dates(days[np.minimum(block.end, days.size - 1)], ~discontinued),
         "stockout_periods": ((block.on_hand == 0) & life & ~block.closed[:, :T]).sum(axis=1).astype(np.int32),
-        "history_mean": _list_column(np.where(life, block.expected_demand[:, :T], np.nan)),
         "history_demand": _list_column(np.where(life, block.demand[:, :T], np.nan)),
         "future_mean": _list_column(block.expected_demand[:, T:]),
         "future_demand": _list_column(block.demand[:, T:]),
@@ -386,12 +439,9 @@ def _dc_supply_batches(batches: Iterator[pa.RecordBatch], plan: syn.GeneratorPla
         yield _batch("dc_supply", {"sku_id": sku_id, "dc_id": dc_id, "available_units": available})
 
 
-def _bad_count_batches(
-    batches: Iterator[pa.RecordBatch], plan: syn.GeneratorPlan, bad_row_rate: float
-) -> Iterator[pa.RecordBatch]:
-    for block_id in _block_ids(batches):
-        block = syn.generate_series_block(plan, block_id)
-        counts = syn.sales_rows(plan, block, block_id, bad_row_rate).bad_counts
-        n_orders = syn.store_order_rows(block)[0].size
-        counts["receipt_before_order"] = int(syn.spoil_receipt_dates(plan, block_id, n_orders, bad_row_rate).sum())
-        yield pa.RecordBatch.from_pydict({k: pa.array([counts[k]], pa.int64()) for k in BAD_COUNT_KEYS})
+def _bad_counts(plan: syn.GeneratorPlan, block: syn.SeriesBlock, block_id: int, bad_row_rate: float) -> pa.RecordBatch:
+    """How many bad rows of each kind `_sales` and `_store_receipts` wrote for this block."""
+    counts = syn.sales_rows(plan, block, block_id, bad_row_rate).bad_counts
+    n_orders = syn.store_order_rows(block)[0].size
+    counts["receipt_before_order"] = int(syn.spoil_receipt_dates(plan, block_id, n_orders, bad_row_rate).sum())
+    return pa.RecordBatch.from_pydict({k: pa.array([counts[k]], pa.int64()) for k in BAD_COUNT_KEYS})
