@@ -44,7 +44,8 @@ Policies (SPP 4th ed. ch. 6-7; kernels.service_policies and kernels.cost_policie
 Q is the EOQ when an ordering cost and a holding cost are known, otherwise the demand of
 max(review_period, 1) periods; it is raised to the MOQ and rounded up to the case pack. Cost mode
 (service_level_target null, stockout_cost given): sQ/sS use the iterative Hadley-Whitin (r,Q),
-RS/RsS the critical ratio p / (p + h R) over L + R. The recommended order is then the smallest
+RS/RsS the critical ratio p / (p + h R) over L + R; cost-optimal service is floored at a CSL
+of 0.5 (kernels.cost_policies.MIN_COST_CSL). The recommended order is then the smallest
 case multiple >= max(need, moq), capped by capacity (kernels.order_rounding).
 
 Exceptions (joined with ';', null when none): 'no_history', 'lead_time_missing',
@@ -169,6 +170,11 @@ def _read_inputs(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     ]
     for name, bad, fix in checks:
         _check_values(name, bad, inputs[name], fix)
+    cost_rows = np.isnan(inputs["service_level_target"])
+    _check_values("holding_cost", cost_rows & ~(_holding_cost_per_period(inputs) > 0),
+                  _holding_cost_per_period(inputs),
+                  "cost-optimal rows (no service_level_target) need a positive holding_cost per "
+                  "unit per period, or unit_cost and holding_cost_rate")
     return inputs
 
 

@@ -186,6 +186,8 @@ def test_missing_required_column_and_missing_target_raise():
         compute_policies(frame().drop(columns=["lead_time_mean"]))
     with pytest.raises(InputDataError, match="needs a positive stockout_cost"):
         compute_policies(frame(service_level_target=np.nan))
+    with pytest.raises(InputDataError, match="holding_cost.*unit_cost and holding_cost_rate"):
+        compute_policies(frame(service_level_target=np.nan, stockout_cost=5.0))
 
 
 # --- properties --------------------------------------------------------------------------------
