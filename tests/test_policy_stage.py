@@ -38,6 +38,11 @@ def test_targets_from_abc_xyz_matrix_with_item_override_and_fallback():
     assert out["order_up_to"][4] == pytest.approx(20 + stats.norm.ppf(3 / 3.1) * sigma)
 
 
+def test_stockout_cost_without_holding_cost_keeps_the_matrix_target():
+    out = policy_batch(batch(segment=["AX-smooth"], stockout_cost=[3.0]), PolicySettings())
+    assert out["service_level_target"][0] == 0.98
+
+
 def test_abc_and_xyz_columns_win_over_the_segment_text():
     out = policy_batch(batch(segment=["CZ-lumpy"], abc=["A"], xyz=["X"]), PolicySettings())
     assert out["service_level_target"][0] == 0.98

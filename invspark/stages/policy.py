@@ -9,7 +9,7 @@ Resolution per row (vectorized with pandas maps, no loop per row):
 
 - **service target**: the item's ``service_level_target`` when given; otherwise, when
   ``settings.cost_mode_with_stockout_cost`` and the item has a ``stockout_cost``, none (the row
-  is cost-optimal, CONTRACTS.md); otherwise ``service_level_matrix[abc][xyz]``. ``abc`` and
+  is cost-optimal, CONTRACTS.md; it also needs a holding cost); otherwise ``service_level_matrix[abc][xyz]``. ``abc`` and
   ``xyz`` come from their columns, else from the first two letters of ``segment``
   (``"{abc}{xyz}-{pattern}"``); unknown classes (new or inactive items) use
   ``settings.fallback_abc`` / ``settings.fallback_xyz``.
@@ -139,7 +139,11 @@ def resolve_targets_and_policies(frame: pd.DataFrame, settings: PolicySettings) 
 
     item_target = _number(frame, "service_level_target")
     stockout = _number(frame, "stockout_cost")
-    cost_rows = item_target.isna() & (stockout > 0) & settings.cost_mode_with_stockout_cost
+    holding = _number(frame, "holding_cost").fillna(
+        _number(frame, "unit_cost") * _number(frame, "holding_cost_rate")
+        / _number(frame, "periods_per_year").fillna(settings.periods_per_year))
+    cost_rows = (item_target.isna() & (stockout > 0) & (holding > 0)
+                 & settings.cost_mode_with_stockout_cost)
     target = item_target.fillna(matrix_target).where(~cost_rows, np.nan)
 
     by_segment = segment.map(dict(settings.policy_by_segment))
