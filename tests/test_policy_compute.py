@@ -12,7 +12,6 @@ from scipy import stats
 
 from invspark.errors import InputDataError
 from invspark.kernels import cost_policies
-from invspark.kernels.demand_over_interval import demand_over_interval
 from invspark.policy import compute_policies
 
 
