@@ -102,6 +102,8 @@ class ForecastSettings:
     inactive_window: int | None = None
     min_pool_points: int = 50
     promo_lift_prior: float = 8.0
+    bias_correction: bool = True
+    bias_prior: float = 5.0
     lightgbm: GlobalModelSettings | None = field(default=None)
 
     def __post_init__(self):
@@ -306,6 +308,42 @@ def _segment_means(values: np.ndarray, codes: np.ndarray, n_codes: int) -> np.nd
         return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
 
 
+def bias_factors(
+    means: np.ndarray,
+    actual: np.ndarray,
+    scale2: np.ndarray,
+    fold_mask: np.ndarray,
+    codes: np.ndarray,
+    n_segments: int,
+    prior: float,
+) -> np.ndarray:
+    """Multiplicative bias correction per model and segment from backtest folds, ``(M, S)``.
+
+    Least squares in scaled units over the folds in ``fold_mask``: ``c = sum(f a / s^2) /
+    sum(f^2 / s^2)`` (the factor minimising the pooled MSSE of ``c * f``), shrunk toward 1 as if
+    ``prior`` extra series had factor 1, clipped to [0.5, 2]; 1 where no fold is available.
+    ``means``: ``(M, F, n, H)``; ``actual``: ``(F, n, H)``; ``scale2``: ``(F, n)``; ``codes``: ``(n,)``.
+    (Forecast bias correction from hold-out errors, e.g. Fildes et al. 2009, "Effective
+    forecasting and judgmental adjustments", IJF 25(1), on correcting systematic bias.)
+    """
+    n_models = means.shape[0]
+    if not fold_mask.any():
+        return np.ones((n_models, n_segments))
+    forecast = means[:, fold_mask]  # (M, F', n, H)
+    observed = actual[fold_mask][None]  # (1, F', n, H)
+    weight = (1.0 / scale2[fold_mask])[None, :, :, None]  # (1, F', n, 1)
+    ok = ~np.isnan(forecast) & ~np.isnan(observed)
+    numerator = np.where(ok, forecast * observed * weight, 0.0).sum(axis=(1, 3))  # (M, n)
+    denominator = np.where(ok, forecast * forecast * weight, 0.0).sum(axis=(1, 3))  # (M, n)
+    num = np.stack([np.bincount(codes, weights=row, minlength=n_segments) for row in numerator])  # loop over models
+    den = np.stack([np.bincount(codes, weights=row, minlength=n_segments) for row in denominator])
+    members = np.stack([np.bincount(codes, weights=(row > 0).astype(float), minlength=n_segments) for row in denominator])
+    pseudo = prior * den / np.maximum(members, 1.0)  # (M, S): ``prior`` series of average weight at factor 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(den > 0, (num + pseudo) / (den + pseudo), 1.0)
+    return np.clip(factor, 0.5, 2.0)
+
+
 def ensemble_weights(scores: np.ndarray, size: int) -> np.ndarray:
     """Weights ``(M, n_segments)`` ∝ 1 / score^2 over the ``size`` best-scoring models per segment.
 
@@ -391,6 +429,19 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
         scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units[:, :origin], censored[:, :origin]), demand[:, :origin])
     actual[:, is_new, :] = np.nan  # new items are forecast by borrowing, not scored as candidates
 
+    # fold j's window lies wholly before fold f's origin: what fold f may learn from (weights, bias)
+    origins = np.asarray(settings.origins)
+    available = origins[None, :] + H <= origins[:, None]  # (F, F): [f, j]
+
+    # bias correction per model and segment, fold f's factors from the available folds only
+    raw_means = fold_means
+    if settings.bias_correction:
+        fold_means = np.empty_like(raw_means)
+        for fold in range(n_folds):  # small fixed set of folds
+            codes = fold_segment_codes[fold]
+            factors = bias_factors(raw_means, actual, scale2, available[fold], codes, n_segments, settings.bias_prior)  # (M, S)
+            fold_means[:, fold] = raw_means[:, fold] * factors[:, codes][:, :, None]
+
     # squared scaled errors per model, fold, series
     sq = np.where(np.isnan(actual)[None], np.nan, (fold_means - actual[None]) ** 2 / scale2[None, :, :, None])  # (M, F, n, H)
     sse = np.nansum(sq, axis=3)  # (M, F, n)
@@ -402,14 +453,13 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
             per_series = np.sqrt(sse[:, fold_mask].sum(axis=1) / points[:, fold_mask].sum(axis=1))  # (M, n)
         return _segment_means(per_series, codes, n_segments)
 
-    # 3. ensemble: fold f's weights from the older folds only (the oldest fold: equal weights)
+    # 3. ensemble: fold f's weights from the available (older) folds only; none: equal weights
     names = list(base_names)
     if "ensemble" in settings.models:
         ensemble = np.full((n_folds, n_series, H), np.nan)
         for fold in range(n_folds):
-            older = np.arange(n_folds) > fold
             codes = fold_segment_codes[fold]
-            weights = ensemble_weights(segment_scores(older, codes), settings.ensemble_size)  # (M, S)
+            weights = ensemble_weights(segment_scores(available[fold], codes), settings.ensemble_size)  # (M, S)
             ensemble[fold] = _combine(fold_means[:, fold], weights[:, codes])
         fold_means = np.concatenate([fold_means, ensemble[None]], axis=0)
         sq_ens = np.where(np.isnan(actual), np.nan, (ensemble - actual) ** 2 / scale2[:, :, None])
@@ -445,6 +495,9 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
     # 5. final forecasts on the whole history
     final = _candidate_forecasts(settings, matrices, T, matrices.future_price, matrices.future_promo, category_codes)
     final_means = np.stack([final[name] for name in base_names])  # (M_base, n, H)
+    if settings.bias_correction:
+        factors = bias_factors(raw_means, actual, scale2, np.ones(n_folds, dtype=bool), segment_codes, n_segments, settings.bias_prior)
+        final_means = final_means * factors[:, segment_codes][:, :, None]
     if "ensemble" in settings.models:
         weights = ensemble_weights(scores[: len(base_names)], settings.ensemble_size)
         final_means = np.concatenate([final_means, _combine(final_means, weights[:, segment_codes])[None]], axis=0)
@@ -533,7 +586,8 @@ def _borrow_for_new_items(matrices, settings, is_new, mean, model, scale2):
     level = np.nan_to_num(borrowed.mean(axis=1), nan=0.0)
     scale2 = scale2.copy()
     own_scale = forecast_metrics.m5_scale(units, matrices.censored[is_new])
-    scale2[is_new] = np.where(np.isfinite(own_scale), np.maximum(own_scale, level), np.maximum(level, 1e-6))
+    # without a usable history of its own, a Poisson-like scale: Var(y_t - y_{t-1}) = 2 * level
+    scale2[is_new] = np.where(np.isfinite(own_scale), own_scale, np.maximum(2.0 * level, 1e-6))
     return mean, model, scale2
 
 
