@@ -3,6 +3,7 @@
     invspark run --config FILE [--stages ingest,forecast,policy,allocate] [--run-date D] [--run-id ID]
     invspark generate --series N --periods T --frequency D|W|M --out DIR [--seed S] [--bad-row-rate R]
     invspark demo [--series N] [--data DIR] [--warehouse DIR]
+    invspark sql "SELECT ..." [--warehouse DIR]
 
 `spark-submit jobs/<stage>.py --config FILE` calls the same `main`.
 """
@@ -108,9 +109,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"  {warehouse / name}")
     print("\nQuery them, e.g. with DuckDB's delta extension or the deltalake package:")
     print(f"  .venv/bin/python -c \"import deltalake; print(deltalake.DeltaTable('{warehouse / 'inventory_policy'}').to_pandas().head())\"")
-    print(f"  .venv/bin/python scripts/query.py \"SELECT segment, count(*), avg(safety_stock) FROM inventory_policy GROUP BY 1\" --warehouse {warehouse}")
+    print(f"  .venv/bin/invspark sql \"SELECT segment, count(*), avg(safety_stock) FROM inventory_policy GROUP BY 1\" --warehouse {warehouse}")
     print(f"Re-run the pipeline: .venv/bin/invspark run --config {config_path}")
     return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from invspark.sql import connect
+
+    connection = connect(args.warehouse, include_stage_tables=args.stage_tables)
+    result = connection.execute(args.query)
+    columns = [d[0] for d in result.description]
+    rows = result.fetchall()
+    widths = [max(len(str(c)), *(len(_cell(r[i])) for r in rows)) if rows else len(str(c)) for i, c in enumerate(columns)]
+    print("  ".join(str(c).ljust(w) for c, w in zip(columns, widths)))
+    for row in rows:
+        print("  ".join(_cell(v).ljust(w) for v, w in zip(row, widths)))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return 0
+
+
+def _cell(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", default="./demo_data")
     demo.add_argument("--warehouse", default="./warehouse")
     demo.set_defaults(func=cmd_demo)
+
+    sql = commands.add_parser("sql", help="query the warehouse's Delta tables with SQL (DuckDB, no Spark)")
+    sql.add_argument("query", help="e.g. \"SELECT segment, count(*) FROM demand_distribution GROUP BY 1\"")
+    sql.add_argument("--warehouse", default="./warehouse")
+    sql.add_argument("--stage-tables", action="store_true", help="also expose the internal stage_* tables")
+    sql.set_defaults(func=cmd_sql)
     return parser
 
 
