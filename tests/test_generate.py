@@ -247,7 +247,10 @@ def test_network_stores_supplied_by_dcs_and_items_priced_above_cost(weekly):
     assert set(stores.review_period) <= {1.0, 2.0} and (locations.capacity_units > 0).all()
     assert (items.unit_price > items.unit_cost).all()
     assert set(items.case_pack) <= set(syn.CASE_PACKS) and items.category.nunique() >= 4
-    assert items.service_level_target.isna().mean() > 0.6
+    assert items.service_level_target.isna().mean() > 0.6 and items.service_level_target.notna().any()
+    assert (items.moq == 0).mean() > 0.6 and items.holding_cost_rate.between(0.2, 0.3).all()
+    inventory = frames["inventory"]
+    assert (inventory.backorders == 0).mean() > 0.8 and (inventory.on_order > 0).any()
     assert frames["sales"].location_id.dropna().isin(stores.location_id).all()
 
 

@@ -1,10 +1,19 @@
 """Synthetic input tables, generated on the executors.
 
 The driver only creates `spark.range(n_blocks)`; `mapInArrow` calls
-`invspark.kernels.synthetic` once per block of `block_size` series (numpy over
-`(block_size, n_periods)` matrices) and returns Arrow batches, which Spark writes as Parquet.
-Each table is its own Spark job that regenerates the blocks: generation is deterministic per
-`(seed, block_id)`, so every table sees the same series, whatever the number of partitions.
+`invspark.kernels.synthetic.generate_series_block` once per block of `block_size` series (numpy
+over `(block_size, n_periods)` matrices). Each block is generated once: its rows for every
+per-series table are packed as LZ4 Arrow IPC payloads into one cached DataFrame
+(one row per block x table), and each table's write job unpacks only its own payloads.
+Generation is deterministic per `(seed, block_id)` (hashed attributes for SKUs and stores), so
+the tables agree with each other and do not depend on the number of partitions.
+
+Tables written under `out_dir` (Parquet, columns and types of shared/CONTRACTS.md, see SCHEMAS):
+`sales`, `items`, `locations`, `inventory`, `receipts` (store orders from the DC and DC orders
+from vendors "V01".."), `dc_supply`, `promotions` (past promo periods and the plan for the
+`n_planned_periods` after run_date), and `truth`: per series the demand class, the parameters
+drawn, launch/end dates, the true uncensored history demand and the expected and one realised
+future demand.
 
 `invspark generate --series N --periods T --frequency W --out DIR --seed S` calls
 `generate_dataset`.
@@ -21,7 +30,6 @@ from typing import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from pyspark import StorageLevel
 
 from invspark.errors import ConfigError
