@@ -500,11 +500,16 @@ def generate_series_block(plan: GeneratorPlan, block_id: int) -> SeriesBlock:
     amplitude = cat_amp * (0.5 + rng.random(n))
     peak = cat_peak + 10.0 * rng.standard_normal(n)
     day_of_year = (days - days.astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64))
-    season = 1.0 + amplitude[:, None] * np.cos(2 * np.pi * (day_of_year[None, :] - peak[:, None]) / 365.25)
+    # cos(a - b) = cos a cos b + sin a sin b: two outer products instead of a cos per cell
+    angle_t, angle_i = 2 * np.pi * day_of_year / 365.25, 2 * np.pi * peak / 365.25
+    season = 1.0 + amplitude[:, None] * (
+        np.cos(angle_i)[:, None] * np.cos(angle_t)[None, :] + np.sin(angle_i)[:, None] * np.sin(angle_t)[None, :]
+    )
     if plan.frequency == "D":
         weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
         strength = 0.5 + 0.7 * rng.random(n)
-        season = season * WEEKDAY_PROFILE[weekday][None, :] ** strength[:, None]
+        profile = WEEKDAY_PROFILE[None, :] ** strength[:, None]  # (n, 7)
+        season = season * profile[:, weekday]
     has_trend = rng.random(n) < 0.3
     trend_change = np.where(has_trend, -0.4 + rng.random(n), 0.0)
     trend = np.maximum(0.2, 1.0 + trend_change[:, None] * t[None, :] / T)
@@ -516,7 +521,9 @@ def generate_series_block(plan: GeneratorPlan, block_id: int) -> SeriesBlock:
         base_price[:, None] * np.where(t[None, :] >= step_at[:, None], step_factor[:, None], 1.0), 2
     )
     elasticity = 1.0 + 1.5 * rng.random(n)
-    price_effect = (regular_price / base_price[:, None]) ** -elasticity[:, None]
+    # constant-elasticity response to the regular price step (promo price is in the lift)
+    step_effect = (np.round(base_price * step_factor, 2) / base_price) ** -elasticity  # (n,)
+    price_effect = np.where(t[None, :] >= step_at[:, None], step_effect[:, None], 1.0)
     on_promo_calendar = hashed_uniform(plan.seed, _S_PROMO, net["sku"][:, None], t[None, :]) < item["promo_rate"][:, None]
     joins_promos = rng.random(n) < 0.85
     promo = on_promo_calendar & joins_promos[:, None]
@@ -538,9 +545,10 @@ def generate_series_block(plan: GeneratorPlan, block_id: int) -> SeriesBlock:
     # demand: Bernoulli occurrence x (1 + NegBin) size
     excess = mu - 1.0
     r = dispersion[:, None]
-    sizes = 1.0 + rng.negative_binomial(np.broadcast_to(r, (n, TH)), r / (r + excess))
-    occurs = rng.random((n, TH)) < occurrence[:, None]
-    demand = np.where(open_alive & occurs, sizes, 0.0)
+    occurs = open_alive & (rng.random((n, TH)) < occurrence[:, None])
+    rows, cols = np.nonzero(occurs)  # draw sizes only where demand occurs
+    demand = np.zeros((n, TH))
+    demand[rows, cols] = 1.0 + rng.negative_binomial(dispersion[rows], dispersion[rows] / (dispersion[rows] + excess[rows, cols]))
     expected = np.where(open_alive, occurrence[:, None] * mu, 0.0)
     size_var = excess + excess**2 / r
     demand_std = np.where(open_alive, np.sqrt(occurrence[:, None] * size_var + occurrence[:, None] * (1 - occurrence[:, None]) * mu**2), 0.0)
@@ -605,21 +613,26 @@ def simulate_order_up_to(
     rows = np.arange(n)
     width = int(lead_periods.max(initial=1)) + 1
     pipeline = np.zeros((n, width))  # slot (t % width) holds what arrives at the start of t
+    on_order = np.zeros(n)  # = pipeline.sum(axis=1), kept running
     on_hand = np.zeros(n)
     out = {k: np.zeros((n, T)) for k in ("units", "on_hand", "qty_ordered", "qty_received")}
+    may_order = order_days & (np.arange(T)[None, :] != start_period[:, None])  # (n, T)
     for t in range(T):
         slot = t % width
         starts = start_period == t
-        on_hand = np.where(starts, np.ceil(order_up_to[:, t] / case_pack) * case_pack, on_hand)
-        on_hand = on_hand + pipeline[:, slot]
+        if starts.any():
+            on_hand = np.where(starts, np.ceil(order_up_to[:, t] / case_pack) * case_pack, on_hand)
+        arriving = pipeline[:, slot]
+        on_hand = on_hand + arriving
+        on_order -= arriving
         pipeline[:, slot] = 0.0
         sold = np.minimum(demand[:, t], on_hand)
         on_hand = on_hand - sold
-        position = on_hand + pipeline.sum(axis=1)
-        shortfall = np.where(order_days[:, t] & ~starts, np.maximum(order_up_to[:, t] - position, 0.0), 0.0)
+        shortfall = np.maximum(order_up_to[:, t] - on_hand - on_order, 0.0) * may_order[:, t]
         ordered = np.ceil(shortfall / case_pack) * case_pack
         received = np.floor(ordered * fill_fraction[:, t])
         pipeline[rows, (t + lead_periods[:, t]) % width] += received
+        on_order += received
         out["units"][:, t] = sold
         out["on_hand"][:, t] = on_hand
         out["qty_ordered"][:, t] = ordered
