@@ -355,6 +355,7 @@ def test_fmt_units_and_pct():
 def test_nice_ticks_cover_the_range_in_1_2_5_steps():
     assert charts.nice_ticks(0, 0.97) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert charts.nice_ticks(0, 842) == [0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]
+    assert charts.nice_ticks(0, 2, integer=True) == [0.0, 1.0, 2.0]
     ticks = charts.nice_ticks(0.861, 0.973)
     assert ticks[0] <= 0.861 and ticks[-1] >= 0.973 and len(ticks) <= 8
 

@@ -1,11 +1,10 @@
 """Gather one run's figures from the warehouse and render the self-contained HTML report.
 
 `build_report(warehouse, run_date=None, out_path=None)` reads the output Delta tables with
-`deltalake` (no Spark), keeps only the run's `run_date` partition
-(`DeltaTable.to_pyarrow_dataset(partitions=[("run_date", "=", d)])`, so files of other runs are
-never listed or opened) and aggregates with DuckDB over those Arrow datasets: only small
-aggregates (a few hundred rows at most) reach Python, so the report costs the same at 400 and
-at 25 million series apart from DuckDB's scan.
+`deltalake` (no Spark): the log gives the files of the run's `run_date` partition, so files of
+other runs are never opened, and DuckDB aggregates over those Parquet files (`run_files`,
+`open_run_tables`). Only small aggregates (a few hundred rows at most) reach Python, so the
+report's memory does not grow with the number of series; its time is DuckDB's scan.
 
 Sections (each a function of the open connection, returning plain dicts and small frames):
 
@@ -115,20 +114,19 @@ def latest_run_date(warehouse: str) -> dt.date:
     return latest
 
 
-def run_dataset(path: str, run_date: dt.date):
-    """The rows of one run of the Delta table at `path` as a pyarrow dataset (nothing read yet).
+def run_files(path: str, run_date: dt.date) -> tuple[list[str], Any]:
+    """The data files of one run of the Delta table at `path`, and the table's Arrow schema.
 
-    `deltalake` reads the log and lists only the files of the `run_date` partition; pyarrow
-    scans those files. The dataset is built from the file list rather than with
+    `deltalake` reads the log and lists only the files of the `run_date` partition (files of
+    other runs are never opened). The report then scans these files itself rather than through
     `DeltaTable.to_pyarrow_dataset()`, whose fragments carry the log's statistics as guarantees:
     a column with a null count but no min/max (the pipeline leaves min/max out for floating-point
     columns, see `invspark.spark.delta_stats`) becomes `x >= null`, and pyarrow (and DuckDB
-    through it) then prunes every file for any filter on that column, returning no rows.
+    through it) then prunes every file for any filter on that column and returns no rows.
     Tables that need more than their listed files to be read (deletion vectors, column mapping)
     are refused.
     """
     import pyarrow as pa
-    import pyarrow.dataset as pads
     from deltalake import DeltaTable
 
     table = DeltaTable(path)
@@ -147,22 +145,35 @@ def run_dataset(path: str, run_date: dt.date):
             "output tables, which all are (see CONTRACTS.md 'Outputs')"
         )
     schema = pa.schema([field for field in pa.schema(table.schema().to_arrow()) if field.name not in partition_columns])
-    files = table.file_uris(file_pruning_predicate=[(PARTITION_COLUMN, "=", run_date)])
-    return pads.dataset(files, format="parquet", schema=schema)
+    return table.file_uris(file_pruning_predicate=[(PARTITION_COLUMN, "=", run_date)]), schema
 
 
 def open_run_tables(warehouse: str, run_date: dt.date) -> RunTables:
-    """Register the run's partition of every present table as a DuckDB view (nothing is read yet)."""
+    """Register the run's partition of every present table as a DuckDB view (nothing is read yet).
+
+    Local files are scanned by DuckDB's own Parquet reader (streaming by row group, columns
+    and filters pushed down); remote URIs through a pyarrow dataset, which reaches object
+    stores with pyarrow's filesystems.
+    """
     import duckdb
+    import pyarrow.dataset as pads
 
     connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
     present: set[str] = set()
     for name in RUN_TABLES:
         path = _table_path(warehouse, name)
         if not _is_delta_table(path):
             continue
-        connection.register(name, run_dataset(path, run_date))
-        if connection.execute(f"SELECT 1 FROM {name} LIMIT 1").fetchone():
+        files, schema = run_files(path, run_date)
+        if not files:
+            continue
+        if all("://" not in f or f.startswith("file://") for f in files):
+            local = [f.removeprefix("file://") for f in files]
+            connection.read_parquet(local, union_by_name=True, hive_partitioning=False).create_view(name)
+        else:
+            connection.register(name, pads.dataset(files, format="parquet", schema=schema))
+        if connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0] > 0:  # from the footers
             present.add(name)
     return RunTables(connection=connection, run_date=run_date, present=present)
 
@@ -398,7 +409,7 @@ def exceptions(tables: RunTables) -> dict[str, Any] | None:
     )
     chart = charts.horizontal_bar_chart(
         list(counts["exception"]), list(counts["rows"]), title="Rows per exception",
-        value_format=lambda v: f"{v:,.0f}",
+        value_format=lambda v: f"{v:,.0f}", integer=True,
     ) if len(counts) else None
     return {
         "counts": counts.to_dict("records"),

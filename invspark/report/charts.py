@@ -38,8 +38,11 @@ def _nice_number(value: float, round_to_nearest: bool) -> float:
     return nice * 10.0**exponent
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """About `count` round tick values covering `[low, high]` (Heckbert's loose labelling)."""
+def nice_ticks(low: float, high: float, count: int = 5, integer: bool = False) -> list[float]:
+    """About `count` round tick values covering `[low, high]` (Heckbert's loose labelling).
+
+    `integer=True` keeps the step at 1 or more (counts have no half rows).
+    """
     if not (math.isfinite(low) and math.isfinite(high)):
         return [0.0, 1.0]
     if high < low:
@@ -49,6 +52,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         low, high = low - pad, high + pad
     span = _nice_number(high - low, round_to_nearest=False)
     step = _nice_number(span / max(count - 1, 1), round_to_nearest=True)
+    if integer:
+        step = max(step, 1.0)
     start = math.floor(low / step) * step
     stop = math.ceil(high / step) * step
     n_steps = int(round((stop - start) / step))
@@ -89,10 +94,10 @@ def _finite(values: Sequence[float]) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
-def _value_scale(values: Sequence[float]) -> tuple[list[float], Callable[[float], float]]:
+def _value_scale(values: Sequence[float], integer: bool = False) -> tuple[list[float], Callable[[float], float]]:
     """Ticks and a map value -> [0, 1] for a bar axis that always includes 0."""
     finite = _finite(values) or [0.0]
-    ticks = nice_ticks(min(0.0, min(finite)), max(0.0, max(finite)))
+    ticks = nice_ticks(min(0.0, min(finite)), max(0.0, max(finite)), integer=integer)
     low, high = ticks[0], ticks[-1]
     return ticks, (lambda v: (v - low) / (high - low))
 
@@ -106,10 +111,12 @@ def horizontal_bar_chart(
     bar_height: int = 18,
     color: str = PALETTE[0],
     highlight: Sequence[bool] | None = None,
+    integer: bool = False,
 ) -> str:
     """One horizontal bar per label, its value printed at the bar's end.
 
-    `highlight[i]` draws bar i in the second palette colour (e.g. the champion model).
+    `highlight[i]` draws bar i in the second palette colour (e.g. the champion model);
+    `integer=True` puts axis ticks on whole numbers only (counts).
     Bars start at 0; a negative value extends left of the zero line.
     """
     if len(labels) != len(values):
@@ -118,7 +125,7 @@ def horizontal_bar_chart(
     plot_left, plot_right = label_width, width - 70
     top, gap = 10, 6
     height = top + len(labels) * (bar_height + gap) + 28
-    ticks, scale = _value_scale(values)
+    ticks, scale = _value_scale(values, integer)
     span = plot_right - plot_left
     zero_x = plot_left + scale(0.0) * span
     parts = [_open(width, height, title)]
@@ -198,6 +205,13 @@ def grouped_bar_chart(
     return "".join(parts)
 
 
+def _padded(values: Sequence[float], share: float = 0.05) -> tuple[float, float]:
+    """`(min, max)` widened by `share` of the span on each side, so no point sits on an axis."""
+    low, high = min(values), max(values)
+    pad = (high - low) * share
+    return low - pad, high + pad
+
+
 def line_chart(
     series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     title: str,
@@ -225,7 +239,7 @@ def line_chart(
         cleaned[name] = sorted(points)
     all_x = [x for points in cleaned.values() for x, _ in points] or [0.0, 1.0]
     all_y = [y for points in cleaned.values() for _, y in points] or [0.0, 1.0]
-    x_ticks, y_ticks = nice_ticks(min(all_x), max(all_x)), nice_ticks(min(all_y), max(all_y))
+    x_ticks, y_ticks = nice_ticks(*_padded(all_x)), nice_ticks(*_padded(all_y))
     legend_width = 30 + 7 * max((len(name) for name in cleaned), default=4)
     left, right, top, bottom = 64, width - legend_width - 10, 14, height - 46
 
