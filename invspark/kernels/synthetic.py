@@ -22,13 +22,13 @@ Syntetos, Boylan & Croston (2005), J. Oper. Res. Soc. 56(5) (cut-offs ADI 1.32, 
     mu[i, t] = max(1, m_i * season[i, t] * weekday[i, t] * trend[i, t] * price[i, t] * lift[i, t])
 
 so E d = p * mu and the size CV² at the base level m_i is `size_cv2_i`. The negative binomial is
-the gamma-Poisson mixture (Silver, Pyke & Thomas 2017, "Inventory and Production Management in
-Supply Chains", 4th ed., sec. 6.7). Smooth and erratic series have p close to 1 (ADI < 1.32),
+the gamma-Poisson mixture: Y - 1 ~ Poisson(lambda), lambda ~ Gamma(shape r, scale (mu - 1) / r). Smooth and erratic series have p close to 1 (ADI < 1.32),
 intermittent and lumpy p in [0.12, 0.6]; smooth and intermittent sizes have CV² well below 0.49,
 erratic and lumpy well above.
 
 Stock (censoring) comes from simulating a periodic-review order-up-to (R, S) policy per store
-(Silver, Pyke & Thomas 2017, sec. 6.9): sales = min(demand, on hand), so periods that end with
+(Silver, Pyke & Thomas 2017, "Inventory and Production Management in Supply Chains",
+4th ed., ch. 6): sales = min(demand, on hand), so periods that end with
 on_hand == 0 are stockouts whose observed sales are a lower bound on demand.
 """
 
@@ -599,7 +599,7 @@ def simulate_order_up_to(
 ) -> dict[str, np.ndarray]:
     """Periodic-review order-up-to (R, S) stock simulation with lost sales, vectorized over series.
 
-    Silver, Pyke & Thomas (2017), sec. 6.9. Each period t: the stock for a series starting at
+    Silver, Pyke & Thomas (2017), ch. 6. Each period t: the stock for a series starting at
     `start_period` is set to S rounded up to whole case packs; orders due at t arrive; sales =
     min(demand, on hand) (the excess is lost); on review days the order
     q = ceil(max(S - (on hand + on order), 0) / case_pack) * case_pack is placed and
