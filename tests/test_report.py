@@ -227,6 +227,8 @@ def test_frontier_draws_one_line_per_policy_in_increasing_holding_cost(report_ht
     points = [tuple(map(float, p.split(","))) for p in lines["invspark"].split()]
     # Two targets per policy; the 95% target costs more (x right) and serves more (y up: smaller SVG y).
     assert len(points) == 2 and points[0][0] < points[1][0] and points[0][1] > points[1][1]
+    labels = [t.text for t in chart.iter(f"{SVG}text") if t.get("class") == "point-label"]
+    assert sorted(labels) == ["90%", "90%", "95%", "95%"]
     text = section_text(report_html, "frontier")
     assert "invspark 95.0% 2 96.0% 94.0% 40 4.00" in text  # fill (0.97 + 0.95) / 2, on hand 14 + 26, cost 1.4 + 2.6
 
@@ -267,6 +269,24 @@ def test_input_quality_counts_and_examples(report_html):
     examples = text[text.index("Example records"):]
     # One example per reason first, then more of the same reasons, five at most.
     assert examples.count("receipt_before_order") == 1 and examples.count("null_sku_id") == 3
+
+
+def test_failed_stage_shows_its_message_and_later_sections_say_not_run(tmp_path):
+    warehouse = tmp_path / "warehouse"
+    runs = _runs(["ingest", "forecast"], NEW, dt.datetime(2024, 1, 8, 6))
+    runs["status"] = ["succeeded", "failed"]
+    runs["message"] = [None, "bucket 3: 'units' has no rows"]
+    ts = pa.timestamp("us")
+    _write(warehouse, "runs", {NEW: runs}, {
+        "stage": pa.string(), "status": pa.string(), "started_at": ts, "finished_at": ts, "message": pa.string(),
+        "rows_in": pa.int64(), "rows_out": pa.int64(), "rows_quarantined": pa.int64(),
+    })
+    html = build_report(str(warehouse), None, str(tmp_path / "r.html")).read_text()
+    assert "forecast failed 2024-01-08 06:00:10 UTC 4.0 s 4 52 0 bucket 3: 'units' has no rows" in section_text(html, "stages")
+    assert "Run time 8.0 s 2 stages, 1 failed" in section_text(html, "kpis")
+    assert "Not run: forecast_accuracy has no rows" in section_text(html, "accuracy")
+    assert "Not run: inventory_policy has no rows" in section_text(html, "exceptions")
+    assert "No input row was quarantined." in section_text(html, "quality")
 
 
 def test_report_is_self_contained(report_html):
@@ -372,5 +392,5 @@ def test_chart_text_is_escaped_and_lengths_are_checked():
     ET.fromstring(svg)
     with pytest.raises(InputDataError, match=r"labels \(2\) and values \(1\)"):
         charts.horizontal_bar_chart(["a", "b"], [1.0], title="t")
-    with pytest.raises(InputDataError, match="series 'p' has 2 x values and 1 y values"):
+    with pytest.raises(InputDataError, match="series 'p' has 2 x values, 1 y values and 2 labels"):
         charts.line_chart({"p": ([1.0, 2.0], [0.9])}, title="t", x_label="x", y_label="y")

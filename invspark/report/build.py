@@ -189,9 +189,10 @@ def stage_timings(tables: RunTables) -> pd.DataFrame:
     """One row per stage of the run, in the order the stages ran."""
     if not tables.has("runs"):
         return pd.DataFrame()
+    message = "message" if "message" in tables.columns("runs") else "NULL::VARCHAR AS message"
     return tables.frame(
         "SELECT run_id, stage, status, started_at, epoch(finished_at) - epoch(started_at) AS seconds, "
-        "rows_in, rows_out, rows_quarantined FROM runs ORDER BY started_at, stage"
+        f"rows_in, rows_out, rows_quarantined, {message} FROM runs ORDER BY started_at, stage"
     )
 
 
@@ -323,7 +324,14 @@ def frontier(tables: RunTables) -> dict[str, Any] | None:
         policy: (list(group[x_column]), list(group["fill_rate"]))
         for policy, group in points.groupby("policy", sort=True)  # one line per policy: a handful
     }
-    chart = charts.line_chart(series, title="Fill rate against inventory cost per policy", x_label=x_label, y_label="fill rate")
+    labels = {
+        policy: ["" if _missing(t) else charts.percent_label(t) for t in group["service_level_target"]]
+        for policy, group in points.groupby("policy", sort=True)
+    }
+    chart = charts.line_chart(
+        series, title="Fill rate against inventory cost per policy", x_label=x_label, y_label="fill rate",
+        point_labels=labels,
+    )
     return {"points": [{k: _plain(v) for k, v in r.items()} for r in points.to_dict("records")], "chart": chart, "x_label": x_label}
 
 

@@ -221,24 +221,30 @@ def line_chart(
     y_format: Callable[[float], str] = percent_label,
     width: int = 680,
     height: int = 380,
+    point_labels: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """One polyline with point markers per named series, `series[name] = (xs, ys)`.
 
+    `point_labels[name][i]` is written beside point i (e.g. its service-level target).
     Points are drawn in increasing x; non-finite points are left out. The axes span the
     finite data with nice ticks (the y axis is not forced to start at 0: fill rates of
     0.90 .. 0.99 would otherwise be a flat line at the top).
     """
-    cleaned: dict[str, list[tuple[float, float]]] = {}
+    cleaned: dict[str, list[tuple[float, float, str]]] = {}
     for name, (xs, ys) in series.items():
-        if len(xs) != len(ys):
-            raise InputDataError(f"series {name!r} has {len(xs)} x values and {len(ys)} y values")
+        labels = list((point_labels or {}).get(name, [""] * len(xs)))
+        if not len(xs) == len(ys) == len(labels):
+            raise InputDataError(
+                f"series {name!r} has {len(xs)} x values, {len(ys)} y values and {len(labels)} labels; "
+                "give one of each per point"
+            )
         points = [
-            (float(x), float(y)) for x, y in zip(xs, ys)
+            (float(x), float(y), str(label)) for x, y, label in zip(xs, ys, labels)
             if x is not None and y is not None and math.isfinite(float(x)) and math.isfinite(float(y))
         ]
         cleaned[name] = sorted(points)
-    all_x = [x for points in cleaned.values() for x, _ in points] or [0.0, 1.0]
-    all_y = [y for points in cleaned.values() for _, y in points] or [0.0, 1.0]
+    all_x = [x for points in cleaned.values() for x, _, _ in points] or [0.0, 1.0]
+    all_y = [y for points in cleaned.values() for _, y, _ in points] or [0.0, 1.0]
     x_ticks, y_ticks = nice_ticks(*_padded(all_x)), nice_ticks(*_padded(all_y))
     legend_width = 30 + 7 * max((len(name) for name in cleaned), default=4)
     left, right, top, bottom = 64, width - legend_width - 10, 14, height - 46
@@ -261,13 +267,15 @@ def line_chart(
     parts.append(_text(14, (top + bottom) / 2, y_label, "middle", 12, f'transform="rotate(-90 14 {(top + bottom) / 2:.1f})"'))
     for k, (name, points) in enumerate(cleaned.items()):
         color = PALETTE[k % len(PALETTE)]
-        coordinates = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in points)
+        coordinates = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y, _ in points)
         parts.append(f'<polyline class="series" data-name="{escape(name)}" points="{coordinates}" fill="none" stroke="{color}" stroke-width="2"/>')
-        for x, y in points:
+        for x, y, label in points:
             parts.append(
                 f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.5" fill="{color}">'
                 f"<title>{escape(name)}: {escape(x_format(x))}, {escape(y_format(y))}</title></circle>"
             )
+            if label:
+                parts.append(_text(px(x) + 6, py(y) - 6, label, size=10, extra='fill-opacity="0.8" class="point-label"'))
         legend_y = top + 8 + 18 * k
         parts.append(f'<line x1="{right + 14}" y1="{legend_y}" x2="{right + 32}" y2="{legend_y}" stroke="{color}" stroke-width="3"/>')
         parts.append(_text(right + 36, legend_y + 4, name, size=12))
