@@ -130,14 +130,15 @@ def write_warehouse(root: Path, with_simulation: bool) -> Path:
             NEW: {
                 "policy": ["invspark"] * 4 + ["static_cover"] * 4,
                 "segment": ["AX-smooth", "CZ-lumpy"] * 4,
-                "service_level_target": [0.90, 0.90, 0.95, 0.95] * 2,
+                "service_level_target": [0.90, 0.90, 0.95, 0.95, 1.0, 1.0, 2.0, 2.0],  # static_cover: weeks of cover
                 "fill_rate": [0.93, 0.89, 0.97, 0.95, 0.90, 0.86, 0.94, 0.90],
                 "csl": [0.9, 0.88, 0.95, 0.93, 0.85, 0.8, 0.9, 0.86],
                 "avg_on_hand": [10.0, 20.0, 14.0, 26.0, 15.0, 25.0, 20.0, 32.0],
                 "stockout_periods": [3.0, 5.0, 1.0, 2.0, 4.0, 6.0, 2.0, 4.0],
                 "holding_cost": [1.0, 2.0, 1.4, 2.6, 1.5, 2.5, 2.0, 3.2],
+                "n_series": [3, 1] * 4,
             },
-        }, {"policy": text, "segment": text})
+        }, {"policy": text, "segment": text, "n_series": pa.int64()})
     return warehouse
 
 
@@ -228,9 +229,12 @@ def test_frontier_draws_one_line_per_policy_in_increasing_holding_cost(report_ht
     # Two targets per policy; the 95% target costs more (x right) and serves more (y up: smaller SVG y).
     assert len(points) == 2 and points[0][0] < points[1][0] and points[0][1] > points[1][1]
     labels = [t.text for t in chart.iter(f"{SVG}text") if t.get("class") == "point-label"]
-    assert sorted(labels) == ["90%", "90%", "95%", "95%"]
+    assert sorted(labels) == ["1 wk", "2 wk", "90%", "95%"]
     text = section_text(report_html, "frontier")
-    assert "invspark 95.0% 2 96.0% 94.0% 40 4.00" in text  # fill (0.97 + 0.95) / 2, on hand 14 + 26, cost 1.4 + 2.6
+    # Segments weighted by series (3 and 1): fill (0.97 x 3 + 0.95) / 4, CSL (0.95 x 3 + 0.93) / 4,
+    # units on hand 14 x 3 + 26, holding cost 1.4 + 2.6, stockout periods (1 x 3 + 2) / 4.
+    assert "invspark 95% 4 96.5% 94.5% 68 4.00 1.2" in text
+    assert "static_cover 2 wk 4 93.0% 89.0% 92 5.20 2.5" in text
 
 
 def test_frontier_says_not_run_without_policy_simulation(tmp_path):

@@ -47,6 +47,8 @@ QUARANTINE_EXAMPLES = 5
 RECORD_CHARS = 240
 MAX_ALLOCATION_DCS = 15
 PARTITION_COLUMN = "run_date"
+# policy_simulation baselines whose `service_level_target` column holds weeks of cover, not a level.
+KNOBS_IN_WEEKS = frozenset({"static_cover"})
 # Reader features that need no more than reading the files the log lists.
 PLAIN_READER_FEATURES = frozenset({"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"})
 
@@ -306,31 +308,44 @@ def forecast_accuracy(tables: RunTables) -> dict[str, Any] | None:
     }
 
 
+def knob_label(policy: str, knob: Any) -> str:
+    """A `policy_simulation` knob for people: a service target as '95%', a cover rule's weeks as '2 wk'."""
+    if _missing(knob):
+        return "–"
+    if policy in KNOBS_IN_WEEKS:
+        return f"{float(knob):g} wk"
+    return charts.percent_label(float(knob))
+
+
 def frontier(tables: RunTables) -> dict[str, Any] | None:
-    """Service/inventory frontier from `policy_simulation`, summed over segments per target level."""
+    """Service/inventory frontier from `policy_simulation`: one point per policy x knob, all segments.
+
+    `avg_on_hand` and `stockout_periods` are per series and `fill_rate`, `csl` ratios, so the
+    segments are combined weighted by `n_series` where the table has it (equal weights if not):
+    units on hand = sum(avg_on_hand x n_series); holding cost is a total and is summed.
+    """
     if not tables.has("policy_simulation"):
         return None
+    weight = "coalesce(n_series, 0)" if "n_series" in tables.columns("policy_simulation") else "1.0"
     points = tables.frame(
-        """
-        SELECT policy, service_level_target, count(*) AS segments, avg(fill_rate) AS fill_rate, avg(csl) AS csl,
-               sum(avg_on_hand) AS avg_on_hand, sum(holding_cost) AS holding_cost, sum(stockout_periods) AS stockout_periods
+        f"""
+        SELECT policy, service_level_target, count(*) AS segments, sum({weight}) AS n_series,
+               sum(fill_rate * {weight}) / nullif(sum({weight}) FILTER (WHERE fill_rate IS NOT NULL), 0) AS fill_rate,
+               sum(csl * {weight}) / nullif(sum({weight}) FILTER (WHERE csl IS NOT NULL), 0) AS csl,
+               sum(avg_on_hand * {weight}) AS units_on_hand, sum(holding_cost) AS holding_cost,
+               sum(stockout_periods * {weight}) / nullif(sum({weight}), 0) AS stockout_periods
         FROM policy_simulation GROUP BY policy, service_level_target ORDER BY policy, service_level_target
         """
     )
+    points["knob"] = [knob_label(p, k) for p, k in zip(points["policy"], points["service_level_target"])]
     use_cost = points["holding_cost"].notna().all() and (points["holding_cost"] != 0).any()
-    x_column = "holding_cost" if use_cost else "avg_on_hand"
-    x_label = "holding cost per period (sum over segments)" if use_cost else "average units on hand (sum over segments)"
-    series = {
-        policy: (list(group[x_column]), list(group["fill_rate"]))
-        for policy, group in points.groupby("policy", sort=True)  # one line per policy: a handful
-    }
-    labels = {
-        policy: ["" if _missing(t) else charts.percent_label(t) for t in group["service_level_target"]]
-        for policy, group in points.groupby("policy", sort=True)
-    }
+    x_column = "holding_cost" if use_cost else "units_on_hand"
+    x_label = "holding cost, all segments" if use_cost else "average units on hand, all segments"
+    groups = list(points.groupby("policy", sort=True))  # one line per policy: a handful
     chart = charts.line_chart(
-        series, title="Fill rate against inventory cost per policy", x_label=x_label, y_label="fill rate",
-        point_labels=labels,
+        {policy: (list(group[x_column]), list(group["fill_rate"])) for policy, group in groups},
+        title="Fill rate against inventory cost per policy", x_label=x_label, y_label="fill rate",
+        point_labels={policy: list(group["knob"]) for policy, group in groups},
     )
     return {"points": [{k: _plain(v) for k, v in r.items()} for r in points.to_dict("records")], "chart": chart, "x_label": x_label}
 
