@@ -343,9 +343,11 @@ def test_report_main_writes_beside_the_warehouse_and_prints_the_path(warehouse, 
         f"run_date: 2024-01-08\nfrequency: W\nhorizon: 4\nwarehouse: {warehouse}\n"
         f"inputs:\n  sales: {{path: {sales}}}\n"
     )
-    path = report_main(str(config), "2024-01-08")
-    assert path == warehouse / "reports" / "report-2024-01-08.html"
+    path = report_main(str(config), "2024-01-01")
+    assert path == warehouse / "reports" / "report-2024-01-01.html"
     assert path.is_file() and f"run report: {path}" in capsys.readouterr().out
+    assert "run date <strong>2024-01-01</strong>" in path.read_text()
+    assert report_main(str(config), None) == warehouse / "reports" / "report-2024-01-08.html"  # the latest run
 
 
 @pytest.mark.parametrize(("value", "expected"), [
