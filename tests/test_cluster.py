@@ -165,10 +165,11 @@ def test_cluster_yaml_is_a_valid_config_section_with_the_documented_bucket_count
 def test_standalone_cluster_survives_a_worker_kill_and_a_driver_kill(small_dataset, tmp_path):
     """Short form of `make cluster-test` on the session's small generated data set."""
     _, config_path = small_dataset
-    report = cluster_test.run_cluster_test(tmp_path, generated=Path(config_path))
+    report = cluster_test.run_cluster_test(tmp_path, generated=Path(config_path), short=True)
     assert {"demand_forecast", "inventory_policy", "allocation", "runs"} <= set(report["undisturbed"]["tables"])
     worker = report["worker_kill"]
-    assert worker["tables_equal_undisturbed"] and worker["executor_loss_log_lines"] > 0
+    assert worker["tables_equal_undisturbed"]
+    assert worker["executors_lost"] >= 1 and worker["tasks_lost"] >= 1  # the kill hit a running task
     driver = report["driver_kill"]
     assert driver["interrupted_tables"] and driver["duplicate_keys_after_rerun"] == {}
     assert driver["rerun_tables_equal_undisturbed"]
