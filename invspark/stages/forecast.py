@@ -102,8 +102,6 @@ class ForecastSettings:
     inactive_window: int | None = None
     min_pool_points: int = 50
     promo_lift_prior: float = 8.0
-    bias_correction: bool = True
-    bias_prior: float = 5.0
     lightgbm: GlobalModelSettings | None = field(default=None)
 
     def __post_init__(self):
@@ -308,42 +306,6 @@ def _segment_means(values: np.ndarray, codes: np.ndarray, n_codes: int) -> np.nd
         return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
 
 
-def bias_factors(
-    means: np.ndarray,
-    actual: np.ndarray,
-    scale2: np.ndarray,
-    fold_mask: np.ndarray,
-    codes: np.ndarray,
-    n_segments: int,
-    prior: float,
-) -> np.ndarray:
-    """Multiplicative bias correction per model and segment from backtest folds, ``(M, S)``.
-
-    Least squares in scaled units over the folds in ``fold_mask``: ``c = sum(f a / s^2) /
-    sum(f^2 / s^2)`` (the factor minimising the pooled MSSE of ``c * f``), shrunk toward 1 as if
-    ``prior`` extra series had factor 1, clipped to [0.5, 2]; 1 where no fold is available.
-    ``means``: ``(M, F, n, H)``; ``actual``: ``(F, n, H)``; ``scale2``: ``(F, n)``; ``codes``: ``(n,)``.
-    (Forecast bias correction from hold-out errors, e.g. Fildes et al. 2009, "Effective
-    forecasting and judgmental adjustments", IJF 25(1), on correcting systematic bias.)
-    """
-    n_models = means.shape[0]
-    if not fold_mask.any():
-        return np.ones((n_models, n_segments))
-    forecast = means[:, fold_mask]  # (M, F', n, H)
-    observed = actual[fold_mask][None]  # (1, F', n, H)
-    weight = (1.0 / scale2[fold_mask])[None, :, :, None]  # (1, F', n, 1)
-    ok = ~np.isnan(forecast) & ~np.isnan(observed)
-    numerator = np.where(ok, forecast * observed * weight, 0.0).sum(axis=(1, 3))  # (M, n)
-    denominator = np.where(ok, forecast * forecast * weight, 0.0).sum(axis=(1, 3))  # (M, n)
-    num = np.stack([np.bincount(codes, weights=row, minlength=n_segments) for row in numerator])  # loop over models
-    den = np.stack([np.bincount(codes, weights=row, minlength=n_segments) for row in denominator])
-    members = np.stack([np.bincount(codes, weights=(row > 0).astype(float), minlength=n_segments) for row in denominator])
-    pseudo = prior * den / np.maximum(members, 1.0)  # (M, S): ``prior`` series of average weight at factor 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(den > 0, (num + pseudo) / (den + pseudo), 1.0)
-    return np.clip(factor, 0.5, 2.0)
-
-
 def ensemble_weights(scores: np.ndarray, size: int) -> np.ndarray:
     """Weights ``(M, n_segments)`` ∝ 1 / score^2 over the ``size`` best-scoring models per segment.
 
@@ -429,18 +391,9 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
         scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units[:, :origin], censored[:, :origin]), demand[:, :origin])
     actual[:, is_new, :] = np.nan  # new items are forecast by borrowing, not scored as candidates
 
-    # fold j's window lies wholly before fold f's origin: what fold f may learn from (weights, bias)
+    # fold j's window lies wholly before fold f's origin: what fold f's ensemble may learn from
     origins = np.asarray(settings.origins)
     available = origins[None, :] + H <= origins[:, None]  # (F, F): [f, j]
-
-    # bias correction per model and segment, fold f's factors from the available folds only
-    raw_means = fold_means
-    if settings.bias_correction:
-        fold_means = np.empty_like(raw_means)
-        for fold in range(n_folds):  # small fixed set of folds
-            codes = fold_segment_codes[fold]
-            factors = bias_factors(raw_means, actual, scale2, available[fold], codes, n_segments, settings.bias_prior)  # (M, S)
-            fold_means[:, fold] = raw_means[:, fold] * factors[:, codes][:, :, None]
 
     # squared scaled errors per model, fold, series
     sq = np.where(np.isnan(actual)[None], np.nan, (fold_means - actual[None]) ** 2 / scale2[None, :, :, None])  # (M, F, n, H)
@@ -495,9 +448,6 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
     # 5. final forecasts on the whole history
     final = _candidate_forecasts(settings, matrices, T, matrices.future_price, matrices.future_promo, category_codes)
     final_means = np.stack([final[name] for name in base_names])  # (M_base, n, H)
-    if settings.bias_correction:
-        factors = bias_factors(raw_means, actual, scale2, np.ones(n_folds, dtype=bool), segment_codes, n_segments, settings.bias_prior)
-        final_means = final_means * factors[:, segment_codes][:, :, None]
     if "ensemble" in settings.models:
         weights = ensemble_weights(scores[: len(base_names)], settings.ensemble_size)
         final_means = np.concatenate([final_means, _combine(final_means, weights[:, segment_codes])[None]], axis=0)
