@@ -1,0 +1,175 @@
+"""Tests of the business-outcome backtest (invspark.stages.outcome_backtest) and its Spark wiring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from invspark.errors import ConfigError
+from invspark.stages.outcome_backtest import (
+    OUTCOME_SUMS_SCHEMA,
+    OutcomeBacktestSettings,
+    frontier_comparison,
+    outcome_backtest_bucket,
+    outcome_table,
+    policy_levels,
+    simulate_families,
+    split_holdout,
+)
+
+FAST_MODELS = ("naive", "historic_average", "moving_average", "ses", "ensemble")
+
+
+def _poisson_panel(n, T, H, seed, lead_time=2.0, review=1.0, mean_range=(3.0, 30.0)):
+    """Stationary Poisson demand with known means: the true distribution is what the policy assumes."""
+    rng = np.random.default_rng(seed)
+    mean = rng.uniform(*mean_range, n)
+    units = rng.poisson(mean[:, None], (n, T)).astype(float)
+    return pd.DataFrame({
+        "sku_id": [f"s{i:04d}" for i in range(n)], "location_id": "L1", "bucket": 0,
+        "units": list(units), "censored": list(np.zeros((n, T), dtype=bool)), "price": list(np.ones((n, T))),
+        "promo": list(np.zeros((n, T))), "future_price": list(np.ones((n, H))), "future_promo": list(np.zeros((n, H))),
+        "category": "c", "unit_cost": 2.0, "unit_price": 3.0, "lead_time_mean": lead_time, "lead_time_std": 0.0,
+        "review_period": review, "abc": "A", "category_mean_units": list(units),
+        "holding_cost_rate": 0.26, "ordering_cost": 10.0, "case_pack": 1.0, "moq": 0.0,
+    })
+
+
+def _settings(**changes):
+    values = dict(frequency="W", n_periods=117, holdout=65, horizon=13, models=FAST_MODELS)
+    values.update(changes)
+    return OutcomeBacktestSettings(**values)
+
+
+def test_invspark_rs_lands_on_the_target_csl_per_segment_on_known_poisson_demand():
+    """Generated data whose true distribution is known (stationary Poisson): forecast at the origin,
+    invspark's RS policies, 65 simulated weeks with backorders; the achieved CSL of every segment with
+    at least 100 series must land within +-1.5 pp of the target. (At a 0.80 target the achieved CSL
+    overshoots by 1.4-2.4 pp over seeds 1-3: the forecast's lead-time demand std is ~18% above the
+    true Poisson std, see docs/outcomes.md; the retail range 0.90-0.98 is asserted.)"""
+    settings = _settings(service_targets=(0.9, 0.95, 0.98))
+    table = outcome_table(outcome_backtest_bucket(_poisson_panel(800, 117, 13, seed=1), settings), 52.0)
+    own = table[(table["policy"] == "invspark") & (table["n_series"] >= 100)]
+    assert len(own) >= 3
+    gaps = (own["csl"] - own["service_level_target"]).abs()
+    assert (gaps <= 0.015).all(), own[["segment", "service_level_target", "csl"]]
+
+
+def test_policy_levels_follow_each_family_formula():
+    panel = _poisson_panel(30, 60, 13, seed=2, lead_time=3.0, review=2.0)
+    settings = OutcomeBacktestSettings(frequency="W", n_periods=60, holdout=13, models=FAST_MODELS,
+                                       service_targets=(0.9,), static_cover_weeks=(2.0,), static_window_weeks=4.0)
+    truncated, _, _ = split_holdout(panel, settings)
+    from invspark.stages.forecast import forecast_bucket
+    forecast = forecast_bucket(truncated, settings.forecast_settings())
+    levels = policy_levels(forecast, truncated, settings)
+    units = np.stack(truncated["units"].to_numpy())
+    average = units[:, -4:].mean(axis=1)
+    static = levels[levels["policy"] == "static_cover"]
+    np.testing.assert_allclose(static["reorder_point"], 2.0 * average, rtol=1e-12)
+    np.testing.assert_allclose(static["order_up_to"], 2.0 * average + 2.0 * average, rtol=1e-12)  # + R = 2 periods
+    mae = levels[levels["policy"] == "mae_normal"]["order_up_to"].to_numpy()
+    mean = forecast["demand_mean"].to_numpy()
+    implied_mae = (mae - mean * 5.0) / (stats.norm.ppf(0.9) * np.sqrt(5.0))  # S = mu (L + R) + z MAE sqrt(L + R)
+    assert (implied_mae > 0).all()
+    own = levels[levels["policy"] == "invspark"]
+    assert (own["policy_type"] == "RS").all() and np.isfinite(own["order_up_to"]).all()
+
+
+def test_mae_normal_uses_the_chosen_models_backtest_mae():
+    panel = _poisson_panel(20, 60, 13, seed=3)
+    settings = OutcomeBacktestSettings(frequency="W", n_periods=60, holdout=13, models=FAST_MODELS, service_targets=(0.5,))
+    from invspark.stages.forecast import forecast_bucket
+    from invspark.stages.outcome_backtest import chosen_model_mae
+    truncated, _, _ = split_holdout(panel, settings)
+    forecast = forecast_bucket(truncated, settings.forecast_settings())
+    mae = chosen_model_mae(forecast)
+    # obvious loop over the backtest entries of each row
+    expected = []
+    for model, entries in zip(forecast["model"], forecast["backtest"]):
+        chosen = [e for e in entries if e["model"] == model]
+        expected.append(sum(e["abs_error"] for e in chosen) / sum(e["n_points"] for e in chosen))
+    np.testing.assert_allclose(mae, expected, rtol=1e-12)
+    levels = policy_levels(forecast, truncated, settings)
+    # at z = 0 the MAE term vanishes: S = mu (L + R)
+    np.testing.assert_allclose(levels[levels["policy"] == "mae_normal"]["order_up_to"], forecast["demand_mean"] * 3.0)
+
+
+def test_holdout_split_and_censored_demand_is_the_observed_units():
+    panel = _poisson_panel(5, 40, 6, seed=4)
+    units = np.stack(panel["units"].to_numpy())
+    units[0, -3] = np.nan  # a closed period in the holdout: no demand
+    censored = np.zeros_like(units, dtype=bool)
+    censored[1, -2] = True  # a stockout period: demand is at least the observed units
+    panel["units"], panel["censored"] = list(units), list(censored)
+    settings = OutcomeBacktestSettings(frequency="W", n_periods=40, holdout=6, models=FAST_MODELS,
+                                       service_targets=(0.9,), static_cover_weeks=(3.0,))
+    truncated, actual, held_censored = split_holdout(panel, settings)
+    assert len(truncated["units"].iloc[0]) == 34 and actual.shape == (5, 6)
+    assert held_censored[1, -2] and held_censored.sum() == 1
+    per_series, skipped = simulate_families(panel, settings)
+    assert skipped == 0
+    assert set(per_series["policy"]) == {"invspark", "static_cover", "mae_normal"}
+    demand = per_series.groupby("sku_id")["demand"].first()
+    np.testing.assert_allclose(demand.to_numpy(), np.nansum(actual, axis=1))
+    assert (per_series.groupby("sku_id")["demand"].nunique() == 1).all()  # every family sees the same demand
+
+
+def test_output_schema_and_empty_bucket():
+    empty = outcome_backtest_bucket(_poisson_panel(3, 40, 6, seed=5).iloc[:0], OutcomeBacktestSettings(
+        frequency="W", n_periods=40, holdout=6, models=FAST_MODELS))
+    assert list(empty.columns) == OUTCOME_SUMS_SCHEMA.names and empty.empty
+
+
+def test_frontier_comparison_interpolates_and_refuses_to_extrapolate():
+    table = pd.DataFrame({
+        "policy": ["invspark", "invspark", "static_cover", "static_cover", "static_cover"],
+        "segment": "AX", "service_level_target": [0.9, 0.99, 1.0, 2.0, 3.0], "n_series": 10.0,
+        "fill_rate": [0.95, 0.999, 0.90, 0.96, 0.99], "avg_on_hand": [8.0, 30.0, 6.0, 12.0, 18.0],
+        "stockout_periods": [2.0, 0.1, 6.0, 4.0, 1.0],
+    })
+    out = frontier_comparison(table, baselines=("static_cover",))
+    first = out.iloc[0]
+    # baseline stock at fill 0.95: 6 + (0.05 / 0.06) * 6 = 11; at stock 8: 6 - (2 / 6) * 2 = 5.333
+    assert first["baseline_avg_on_hand"] == pytest.approx(11.0)
+    assert first["inventory_change"] == pytest.approx(8.0 / 11.0 - 1.0)
+    assert first["baseline_stockout_periods"] == pytest.approx(6.0 - 2.0 / 3.0)
+    assert first["stockout_change"] == pytest.approx(2.0 / (16.0 / 3.0) - 1.0)
+    assert np.isnan(out.iloc[1]["inventory_change"]) and np.isnan(out.iloc[1]["stockout_change"])  # outside the sweep
+
+
+def test_settings_reject_bad_values():
+    with pytest.raises(ConfigError, match="holdout must be an integer"):
+        OutcomeBacktestSettings(frequency="W", n_periods=20, holdout=20)
+    with pytest.raises(ConfigError, match="service_targets must be CSLs"):
+        OutcomeBacktestSettings(frequency="W", n_periods=60, holdout=10, service_targets=(0.9, 1.0))
+    with pytest.raises(ConfigError, match="too short"):
+        OutcomeBacktestSettings(frequency="W", n_periods=40, holdout=13)
+
+
+def test_spark_wiring_equals_the_pandas_path(spark):
+    """applyInArrow per bucket + native sums and ratios give the rows of the pandas path.
+    (The whole stage, `stage_simulate.run` after ingest on the generated `small_dataset`, was run
+    once by hand: it takes minutes on the shared machine, too slow for this file.)"""
+    from invspark.spark import stage_simulate
+
+    panel = _poisson_panel(60, 60, 13, seed=6)
+    panel["bucket"] = np.arange(60) % 3
+    panel["lead_time_std"] = 0.5
+    settings = OutcomeBacktestSettings(frequency="W", n_periods=60, holdout=13, models=FAST_MODELS,
+                                       service_targets=(0.9, 0.95), static_cover_weeks=(2.0, 4.0))
+    frame = spark.createDataFrame(panel.assign(
+        **{c: panel[c].map(list) for c in ("units", "censored", "price", "promo", "future_price", "future_promo",
+                                           "category_mean_units")}))
+    written = stage_simulate.policy_simulation(stage_simulate.bucket_sums(frame, settings), 52.0).toPandas()
+    sums = pd.concat([outcome_backtest_bucket(group.reset_index(drop=True), settings)
+                      for _, group in panel.groupby("bucket")], ignore_index=True)
+    expected = outcome_table(sums, 52.0)
+    keys = ["policy", "segment", "service_level_target"]
+    merged = written.merge(expected, on=keys, suffixes=("", "_pandas"), validate="one_to_one")
+    assert len(merged) == len(expected) == len(written) > 0
+    for column in ("fill_rate", "csl", "avg_on_hand", "stockout_periods", "holding_cost", "inventory_turns"):
+        np.testing.assert_allclose(merged[column].astype(float), merged[f"{column}_pandas"].astype(float),
+                                   rtol=1e-9, equal_nan=True, err_msg=column)
