@@ -457,7 +457,7 @@ def nb_dispersion_for(size_mean: np.ndarray, size_cv2: np.ndarray) -> tuple[np.n
 
 
 def _class_parameters(
-    plan: GeneratorPlan, rng: np.random.Generator, demand_class: np.ndarray, scale: np.ndarray
+    rng: np.random.Generator, demand_class: np.ndarray, scale: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Occurrence probability p, base size m and size CV² per series by demand class, `(n,)`."""
     n = demand_class.size
@@ -491,7 +491,7 @@ def generate_series_block(plan: GeneratorPlan, block_id: int) -> SeriesBlock:
     demand_class = rng.choice(4, size=n, p=DEMAND_CLASS_MIX)
     freq_scale = {"D": 1 / 7, "W": 1.0, "M": 4.35}[plan.frequency]
     scale = (item["popularity"] * store["size"] * freq_scale)
-    occurrence, size_mean, size_cv2 = _class_parameters(plan, rng, demand_class, scale)
+    occurrence, size_mean, size_cv2 = _class_parameters(rng, demand_class, scale)
     dispersion, size_cv2 = nb_dispersion_for(size_mean, size_cv2)
 
     # multiplicative effects on the size mean, (n, TH)
