@@ -229,7 +229,11 @@ def test_frontier_draws_one_line_per_policy_in_increasing_holding_cost(report_ht
     # Two targets per policy; the 95% target costs more (x right) and serves more (y up: smaller SVG y).
     assert len(points) == 2 and points[0][0] < points[1][0] and points[0][1] > points[1][1]
     labels = [t.text for t in chart.iter(f"{SVG}text") if t.get("class") == "point-label"]
-    assert sorted(labels) == ["1 wk", "2 wk", "90%", "95%"]
+    # static_cover at 2 weeks costs 5.2, beyond 1.25 x invspark's costliest point (4.0): left out
+    # of the chart, kept in the table.
+    assert sorted(labels) == ["1 wk", "90%", "95%"]
+    assert [len(p.split()) for name, p in sorted(lines.items())] == [2, 1]
+    assert "1 baseline point beyond 5.00 (holding cost, all segments) left out" in section_text(report_html, "frontier")
     text = section_text(report_html, "frontier")
     # Segments weighted by series (3 and 1): fill (0.97 x 3 + 0.95) / 4, CSL (0.95 x 3 + 0.93) / 4,
     # units on hand 14 x 3 + 26, holding cost 1.4 + 2.6, stockout periods (1 x 3 + 2) / 4.

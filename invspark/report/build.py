@@ -49,6 +49,9 @@ MAX_ALLOCATION_DCS = 15
 PARTITION_COLUMN = "run_date"
 # policy_simulation baselines whose `service_level_target` column holds weeks of cover, not a level.
 KNOBS_IN_WEEKS = frozenset({"static_cover"})
+# The frontier chart spans the product's own policy ("invspark") up to this multiple of its costliest point.
+OWN_POLICY = "invspark"
+FRONTIER_ZOOM = 1.25
 # Reader features that need no more than reading the files the log lists.
 PLAIN_READER_FEATURES = frozenset({"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"})
 
@@ -341,13 +344,22 @@ def frontier(tables: RunTables) -> dict[str, Any] | None:
     use_cost = points["holding_cost"].notna().all() and (points["holding_cost"] != 0).any()
     x_column = "holding_cost" if use_cost else "units_on_hand"
     x_label = "holding cost, all segments" if use_cost else "average units on hand, all segments"
+    # Zoom on the product's own operating range: baseline points far beyond its costliest point
+    # would squeeze every curve into the left edge (they stay in the table).
+    own = points.loc[points["policy"] == OWN_POLICY, x_column].dropna()
+    x_max = float(own.max()) * FRONTIER_ZOOM if len(own) and own.max() > 0 else None
+    hidden = int((points[x_column] > x_max).sum()) if x_max is not None else 0
     groups = list(points.groupby("policy", sort=True))  # one line per policy: a handful
     chart = charts.line_chart(
         {policy: (list(group[x_column]), list(group["fill_rate"])) for policy, group in groups},
         title="Fill rate against inventory cost per policy", x_label=x_label, y_label="fill rate",
-        point_labels={policy: list(group["knob"]) for policy, group in groups},
+        point_labels={policy: list(group["knob"]) for policy, group in groups}, x_max=x_max,
+        width=900, height=440,
     )
-    return {"points": [{k: _plain(v) for k, v in r.items()} for r in points.to_dict("records")], "chart": chart, "x_label": x_label}
+    return {
+        "points": [{k: _plain(v) for k, v in r.items()} for r in points.to_dict("records")],
+        "chart": chart, "x_label": x_label, "hidden_points": hidden, "x_max": x_max,
+    }
 
 
 def allocation(tables: RunTables) -> dict[str, Any] | None:

@@ -82,12 +82,22 @@ def _text(x: float, y: float, content: str, anchor: str = "start", size: int = 1
     )
 
 
+TITLE_HEIGHT = 24
+
+
 def _open(width: float, height: float, title: str) -> str:
+    """The `<svg>` start: a visible title line, then the chart drawn below it in a shifted group."""
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'width="{width:.0f}" height="{height:.0f}" role="img" style="{FONT};max-width:100%;height:auto">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height + TITLE_HEIGHT:.0f}" '
+        f'width="{width:.0f}" height="{height + TITLE_HEIGHT:.0f}" role="img" style="{FONT};max-width:100%;height:auto">'
         f"<title>{escape(title)}</title>"
+        + _text(4, 15, title, size=13, extra='font-weight="600" class="chart-title"')
+        + f'<g transform="translate(0,{TITLE_HEIGHT})">'
     )
+
+
+def _close() -> str:
+    return "</g></svg>"
 
 
 def _finite(values: Sequence[float]) -> list[float]:
@@ -148,7 +158,7 @@ def horizontal_bar_chart(
         )
         parts.append(_text(max(zero_x, x_end) + 4, y + bar_height * 0.72, value_format(float(value)), size=11))
     parts.append(f'<line x1="{zero_x:.1f}" y1="{top - 4}" x2="{zero_x:.1f}" y2="{axis_y:.1f}" stroke="{AXIS_COLOR}"/>')
-    parts.append("</svg>")
+    parts.append(_close())
     return "".join(parts)
 
 
@@ -201,7 +211,7 @@ def grouped_bar_chart(
             )
             parts.append(_text(max(zero_x, x_end) + 4, y + bar_height - 2, value_format(float(value)), size=10))
     parts.append(f'<line x1="{zero_x:.1f}" y1="{top - 4}" x2="{zero_x:.1f}" y2="{axis_y:.1f}" stroke="{AXIS_COLOR}"/>')
-    parts.append("</svg>")
+    parts.append(_close())
     return "".join(parts)
 
 
@@ -222,13 +232,16 @@ def line_chart(
     width: int = 680,
     height: int = 380,
     point_labels: Mapping[str, Sequence[str]] | None = None,
+    x_max: float | None = None,
+    y_bounds: tuple[float, float] | None = (0.0, 1.0),
 ) -> str:
     """One polyline with point markers per named series, `series[name] = (xs, ys)`.
 
-    `point_labels[name][i]` is written beside point i (e.g. its service-level target).
-    Points are drawn in increasing x; non-finite points are left out. The axes span the
-    finite data with nice ticks (the y axis is not forced to start at 0: fill rates of
-    0.90 .. 0.99 would otherwise be a flat line at the top).
+    `point_labels[name][i]` is written beside point i (e.g. its service-level target) unless
+    it would overlap a label already written. Points are drawn in increasing x; non-finite
+    points and points beyond `x_max` are left out. The axes span the drawn points with nice
+    ticks, the y axis kept within `y_bounds` (default 0..1: shares); it is not forced to start
+    at 0, since fill rates of 0.90 .. 0.99 would otherwise be a flat line at the top.
     """
     cleaned: dict[str, list[tuple[float, float, str]]] = {}
     for name, (xs, ys) in series.items():
@@ -241,11 +254,16 @@ def line_chart(
         points = [
             (float(x), float(y), str(label)) for x, y, label in zip(xs, ys, labels)
             if x is not None and y is not None and math.isfinite(float(x)) and math.isfinite(float(y))
+            and (x_max is None or float(x) <= x_max)
         ]
         cleaned[name] = sorted(points)
     all_x = [x for points in cleaned.values() for x, _, _ in points] or [0.0, 1.0]
     all_y = [y for points in cleaned.values() for _, y, _ in points] or [0.0, 1.0]
     x_ticks, y_ticks = nice_ticks(*_padded(all_x)), nice_ticks(*_padded(all_y))
+    if y_bounds is not None:
+        inside = [t for t in y_ticks if y_bounds[0] <= t <= y_bounds[1]]
+        if len(inside) >= 2 and inside[0] <= min(all_y) and inside[-1] >= max(all_y):
+            y_ticks = inside
     legend_width = 30 + 7 * max((len(name) for name in cleaned), default=4)
     left, right, top, bottom = 64, width - legend_width - 10, 14, height - 46
 
@@ -265,6 +283,11 @@ def line_chart(
     parts.append(f'<polyline points="{left},{top} {left},{bottom} {right},{bottom}" fill="none" stroke="{AXIS_COLOR}"/>')
     parts.append(_text((left + right) / 2, height - 8, x_label, "middle", 12))
     parts.append(_text(14, (top + bottom) / 2, y_label, "middle", 12, f'transform="rotate(-90 14 {(top + bottom) / 2:.1f})"'))
+    placed: list[tuple[float, float, float, float]] = []  # label boxes (x0, y0, x1, y1) already written
+
+    def free(x0: float, y0: float, x1: float, y1: float) -> bool:
+        return all(x1 < a0 or x0 > a1 or y1 < b0 or y0 > b1 for a0, b0, a1, b1 in placed)
+
     for k, (name, points) in enumerate(cleaned.items()):
         color = PALETTE[k % len(PALETTE)]
         coordinates = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y, _ in points)
@@ -274,10 +297,12 @@ def line_chart(
                 f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.5" fill="{color}">'
                 f"<title>{escape(name)}: {escape(x_format(x))}, {escape(y_format(y))}</title></circle>"
             )
-            if label:
+            box = (px(x) + 5, py(y) - 16, px(x) + 9 + 6 * len(label), py(y) - 4)
+            if label and free(*box):
+                placed.append(box)
                 parts.append(_text(px(x) + 6, py(y) - 6, label, size=10, extra='fill-opacity="0.8" class="point-label"'))
         legend_y = top + 8 + 18 * k
         parts.append(f'<line x1="{right + 14}" y1="{legend_y}" x2="{right + 32}" y2="{legend_y}" stroke="{color}" stroke-width="3"/>')
         parts.append(_text(right + 36, legend_y + 4, name, size=12))
-    parts.append("</svg>")
+    parts.append(_close())
     return "".join(parts)
