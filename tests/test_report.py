@@ -297,6 +297,20 @@ def test_failed_stage_shows_its_message_and_later_sections_say_not_run(tmp_path)
     assert "No input row was quarantined." in section_text(html, "quality")
 
 
+def test_accuracy_without_demand_distribution_weights_segments_equally(tmp_path):
+    source = write_warehouse(tmp_path / "full", with_simulation=False)
+    warehouse = tmp_path / "partial"
+    for name in ("runs", "forecast_accuracy"):
+        write_deltalake(str(warehouse / name), DeltaTable(str(source / name)).to_pyarrow_table(), partition_by=["run_date"])
+    tables = report_build.open_run_tables(str(warehouse), NEW)
+    accuracy = report_build.forecast_accuracy(tables)
+    overall = {row["model"]: row["rmsse"] for row in accuracy["overall"]}
+    assert overall["naive"] == pytest.approx((1.1 + 1.3) / 2)
+    assert all(row["champion"] is None for row in accuracy["segments"])
+    html = build_report(str(warehouse), NEW, str(tmp_path / "r.html")).read_text()
+    assert "AX-smooth – – – – – – – croston (0.650)" in section_text(html, "accuracy")
+
+
 def test_report_is_self_contained(report_html):
     assert "<script" not in report_html and "<link" not in report_html and "@import" not in report_html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", report_html)
