@@ -4,6 +4,7 @@
     invspark generate --series N --periods T --frequency D|W|M --out DIR [--seed S] [--bad-row-rate R]
     invspark demo [--series N] [--data DIR] [--warehouse DIR]
     invspark sql "SELECT ..." [--warehouse DIR]
+    invspark report --config FILE [--run-date D]
 
 `spark-submit jobs/<stage>.py --config FILE` calls the same `main`.
 """
@@ -23,7 +24,7 @@ log = logging.getLogger("invspark")
 
 OUTPUT_TABLES = (
     "demand_forecast", "demand_distribution", "forecast_accuracy", "inventory_policy",
-    "allocation", "echelon_policy", "runs", "quarantine",
+    "allocation", "echelon_policy", "policy_simulation", "runs", "quarantine",
 )
 
 
@@ -38,10 +39,10 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _spark(config_master: str | None, conf: dict[str, str] | None = None):
+def _spark(config_master: str | None, conf: dict[str, str] | None = None, verbose: bool = False):
     from invspark.spark.session import get_spark
 
-    return get_spark("invspark", master=config_master, extra_conf=conf)
+    return get_spark("invspark", master=config_master, extra_conf=conf, quiet=not verbose)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -50,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = {"run_date": args.run_date} if args.run_date else {}
     config = load_config(args.config, overrides)
     stages = tuple(s.strip() for s in args.stages.split(",")) if args.stages else STAGES
-    spark = _spark(config.spark.master, dict(config.spark.conf))
+    spark = _spark(config.spark.master, dict(config.spark.conf), args.verbose)
     started = time.perf_counter()
     context = run_pipeline(spark, config, stages=stages, run_id=args.run_id)
     print(f"run {context.run_id} finished in {time.perf_counter() - started:.1f} s; tables in {config.warehouse}")
@@ -60,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from invspark.spark.generate import generate_dataset
 
-    spark = _spark(None)
+    spark = _spark(None, verbose=args.verbose)
     started = time.perf_counter()
     data = generate_dataset(
         spark, args.out, n_series=args.series, n_periods=args.periods, frequency=args.frequency,
@@ -93,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from invspark.pipeline import run_pipeline
     from invspark.spark.generate import generate_dataset
 
-    spark = _spark(None)
+    spark = _spark(None, verbose=args.verbose)
     started = time.perf_counter()
     data_dir = Path(args.data)
     data = generate_dataset(spark, str(data_dir), n_series=args.series, n_periods=args.periods, frequency="W", seed=args.seed, bad_row_rate=0.001)
@@ -111,6 +112,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  .venv/bin/python -c \"import deltalake; print(deltalake.DeltaTable('{warehouse / 'inventory_policy'}').to_pandas().head())\"")
     print(f"  .venv/bin/invspark sql \"SELECT segment, count(*), avg(safety_stock) FROM inventory_policy GROUP BY 1\" --warehouse {warehouse}")
     print(f"Re-run the pipeline: .venv/bin/invspark run --config {config_path}")
+    from invspark.report import build_report
+
+    print(f"\nRun report (open it in a browser): {build_report(config.warehouse, config.run_date)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from invspark.report import report_main
+
+    report_main(args.config, args.run_date)
     return 0
 
 
@@ -168,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--warehouse", default="./warehouse")
     sql.add_argument("--stage-tables", action="store_true", help="also expose the internal stage_* tables")
     sql.set_defaults(func=cmd_sql)
+
+    report = commands.add_parser("report", help="write a run's self-contained HTML report (reads the warehouse; no Spark)")
+    report.add_argument("--config", required=True, help="run config YAML; its warehouse is read")
+    report.add_argument("--run-date", help="the run to report (YYYY-MM-DD; default: the latest run in the warehouse)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

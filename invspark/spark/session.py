@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib import resources
 from typing import Mapping
 
 from invspark.errors import InvsparkError
@@ -65,11 +66,13 @@ def get_spark(
     app_name: str = "invspark",
     master: str | None = None,
     extra_conf: Mapping[str, str] | None = None,
+    quiet: bool = True,
 ):
     """Get or create the SparkSession.
 
     `master`: used only when no master was given by `spark-submit` or the environment
     (`local[*]` by default). `extra_conf`: settings from the run config (e.g. shuffle partitions).
+    `quiet`: in local mode, use invspark's log4j2 settings (no repeated task-failure traces).
     """
     from pyspark.sql import SparkSession
 
@@ -88,6 +91,10 @@ def get_spark(
         # cluster the executors' Python is the cluster's setting (spark.pyspark.python).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = dict(BASE_CONF)
+    local = (submitted_master or master or "local").startswith("local")
+    if quiet and local:
+        log4j = resources.files("invspark").joinpath("defaults/log4j2.properties")
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log4j}"
     conf.update(extra_conf or {})
     for key, value in conf.items():
         if _submitted_conf(key) is None:
@@ -96,6 +103,25 @@ def get_spark(
     spark.sparkContext.setLogLevel("WARN")
     log.info("Spark %s session: master=%s", spark.version, spark.sparkContext.master)
     return spark
+
+
+def size_shuffle_partitions(spark, input_path: str, bytes_per_partition: int = 64 * 1024 * 1024) -> int:
+    """Set `spark.sql.shuffle.partitions` from the size of the input on disk (unless the user set it).
+
+    Columnar input expands several times in memory, so about one partition per 64 MB on disk (at
+    least twice the cores); AQE then coalesces small shuffle partitions. Only file metadata is
+    read (Hadoop's content summary), never the data.
+    """
+    if _submitted_conf("spark.sql.shuffle.partitions") is not None:
+        return int(spark.conf.get("spark.sql.shuffle.partitions"))
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(input_path)
+    file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    size = int(file_system.getContentSummary(hadoop_path).getLength())
+    partitions = max(2 * spark.sparkContext.defaultParallelism, -(-size // bytes_per_partition))
+    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    log.info("shuffle partitions: %d (input %.1f MB)", partitions, size / 1e6)
+    return partitions
 
 
 def _submitted_conf(key: str) -> str | None:

@@ -18,6 +18,7 @@ from invspark.spark.context import RunContext, StageResult
 from invspark.spark.inputs import empty_input, read_input
 from invspark.spark.lead_times import estimate_lead_times
 from invspark.spark.panel import build_panel
+from invspark.spark.session import size_shuffle_partitions
 from invspark.spark.validate import union_quarantine, validate_inputs
 from invspark.stages.calendar import PeriodGrid
 
@@ -29,6 +30,8 @@ GRID_DDL = "origin date, frequency string, n_periods int, horizon int, n_series 
 
 def run(context: RunContext) -> StageResult:
     spark, config = context.spark, context.config
+    if "spark.sql.shuffle.partitions" not in config.spark.conf:
+        size_shuffle_partitions(spark, config.inputs["sales"].path)
     raw = {name: read_input(spark, spec) for name, spec in config.inputs.items()}
     validation = validate_inputs(spark, raw, config.run_date, config.frequency)
     tables, counts = validation.tables, validation.counts
