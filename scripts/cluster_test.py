@@ -486,6 +486,7 @@ def run_worker_kill(space: Workspace, timeout_s: float) -> dict[str, Any]:
     process = submit(space.cluster, space.wheel, config, "worker-kill", log_path, stages)
     offsets: dict[Path, int] = {}
     victim: list[str] = []
+    victim_log: list[Path] = []
 
     def forecast_started() -> bool:
         if process.poll() is not None:
@@ -503,6 +504,7 @@ def run_worker_kill(space: Workspace, timeout_s: float) -> dict[str, Any]:
                 handle.seek(offsets.get(log, 0))
                 if b"Running task" in handle.read():
                     victim.append(worker)
+                    victim_log.append(log)
                     return True
         return False
 
@@ -522,6 +524,16 @@ def run_worker_kill(space: Workspace, timeout_s: float) -> dict[str, Any]:
     finally:
         restart_s = space.cluster.restart_worker(victim[0])  # the next scenario has two workers again
     driver_log = log_path.read_text(errors="replace")
+    with victim_log[0].open("rb") as handle:
+        handle.seek(offsets.get(victim_log[0], 0))
+        executor_log = handle.read().decode(errors="replace")
+    # Tasks the killed executor started and never finished (the driver logs their loss at INFO
+    # only, which the pipeline's WARN log level hides).
+    interrupted = sorted(
+        set(re.findall(r"Running task \S+ in stage \S+ \(TID (\d+)\)", executor_log))
+        - set(re.findall(r"Finished task \S+ in stage \S+ \(TID (\d+)\)", executor_log)),
+        key=int,
+    )
     # A partial run's `runs` partition holds only its own stages; checked by the finish above.
     differences = compare_warehouses(space.workdir / "warehouse_undisturbed", warehouse, skip=("runs",) if stages else ())
     if differences:
@@ -530,7 +542,7 @@ def run_worker_kill(space: Workspace, timeout_s: float) -> dict[str, Any]:
         "seconds": round(seconds, 1), "worker_killed": victim[0], "worker_killed_after_s": round(killed_at, 1),
         "worker_restart_s": round(restart_s, 1),
         "executors_lost": len(re.findall(r"Lost executor", driver_log)),
-        "tasks_lost": len(re.findall(r"Lost task", driver_log)),
+        "tasks_interrupted": [int(tid) for tid in interrupted],
         "fetch_failures": len(re.findall(r"FetchFailed", driver_log)),
         "heartbeat_timeouts": len(re.findall(r"heartbeat timed out", driver_log)),
         "tables_equal_undisturbed": True,

@@ -169,7 +169,7 @@ def test_standalone_cluster_survives_a_worker_kill_and_a_driver_kill(small_datas
     assert {"demand_forecast", "inventory_policy", "allocation", "runs"} <= set(report["undisturbed"]["tables"])
     worker = report["worker_kill"]
     assert worker["tables_equal_undisturbed"]
-    assert worker["executors_lost"] >= 1 and worker["tasks_lost"] >= 1  # the kill hit a running task
+    assert worker["executors_lost"] >= 1 and worker["tasks_interrupted"]  # the kill hit a running task
     driver = report["driver_kill"]
     assert driver["interrupted_tables"] and driver["duplicate_keys_after_rerun"] == {}
     assert driver["rerun_tables_equal_undisturbed"]
