@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import time
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from invspark.config import RunConfig
 from invspark.spark.delta_io import DeltaTables
+
+log = logging.getLogger("invspark")
 
 
 @dataclasses.dataclass
@@ -42,7 +46,10 @@ class RunContext:
         )
 
     def write(self, frame: DataFrame, name: str):
-        return self.tables.write_table(self.with_run_keys(frame), name, self.run_date, mode="replace_run")
+        started = time.perf_counter()
+        result = self.tables.write_table(self.with_run_keys(frame), name, self.run_date, mode="replace_run")
+        log.debug("wrote %s: %s rows in %.1f s (version %s)", name, f"{result.num_rows:,}", time.perf_counter() - started, result.version)
+        return result
 
     def read(self, name: str) -> DataFrame:
         return self.tables.read_table(name, self.run_date)
