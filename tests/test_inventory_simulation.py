@@ -78,6 +78,20 @@ def test_matches_reference_with_dc_shortages():
     assert (got.received.sum() < got.ordered.sum())  # the shortage cancelled part of the orders
 
 
+def test_matches_reference_with_levels_that_change_every_period():
+    rng = np.random.default_rng(21)
+    panel = _random_panel(rng, n=30, T=25, random_lead=True)
+    drift = rng.uniform(0.5, 1.5, (30, 25))  # re-planned levels, e.g. a seasonal forecast path
+    panel["s"] = panel["s"][:, None] * drift
+    panel["S"] = panel["s"] + rng.uniform(0, 10, (30, 1))
+    got, want = _run_both(panel, lost_sales=False)
+    _assert_same(got, want)
+    # RS orders up to the period's level: with lead time 0 and no rounding, stock after ordering = S_t
+    S = np.linspace(5.0, 20.0, 6)[None, :]
+    result = simulate_inventory(np.full((1, 6), 3.0), "RS", np.nan, S, np.nan, 1, np.zeros((1, 6), dtype=int))
+    np.testing.assert_allclose(result.on_hand[0], S[0] - 3.0)
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 6), T=st.integers(1, 15), lost_sales=st.booleans())
 def test_property_matches_reference_on_any_small_panel(seed, n, T, lost_sales):

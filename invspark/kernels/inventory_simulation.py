@@ -28,7 +28,7 @@ are still open at its end. **Replenishment cycles** run from one arrival of a cy
 order to the next (RS: the order of every review, even of zero units; sQ / sS / RsS: every
 order placed); the **cycle service level** is the share of complete cycles without a stockout
 period (the cycle before the first arrival and the unfinished last cycle are not counted). With
-backorders and RS this is the event ``D(L + R) <= S`` of the textbook CSL (SPT eq. 6.9 ff.).
+backorders and RS this is the event ``D(L + R) <= S`` of the textbook CSL of RS (SPT sec. 6.9).
 
 Initial state: on hand = ``initial_on_hand`` (callers pass the policy's order-up-to level, S or
 s + Q, so the warm-up does not start empty), nothing on order, no backorders.
@@ -61,8 +61,8 @@ def draw_lead_times(
     """Integer lead times ``(n_series, n_periods)``: one draw per series and period of placing.
 
     Gamma with the series' mean ``m`` and std ``s`` (shape ``m^2 / s^2``, scale ``s^2 / m``),
-    rounded to the nearest whole period (SPT sec. 6.10.1 model lead times as gamma when they
-    vary); ``s = 0`` (or NaN) gives ``round(m)`` every time. Clipped to ``[0, max_lead_time]``
+    rounded to the nearest whole period (a gamma keeps lead times positive and right-skewed);
+    ``s = 0`` (or NaN) gives ``round(m)`` every time. Clipped to ``[0, max_lead_time]``
     (default ``ceil(max(m + 6 s))``). ``lead_time_mean``, ``lead_time_std``: ``(n_series,)`` in
     periods. Seeded: the same seed gives the same matrix.
     """
@@ -112,6 +112,16 @@ def _per_series(value, n: int, name: str, dtype=np.float64) -> np.ndarray:
     return array
 
 
+def _levels(value, n: int, T: int, name: str) -> np.ndarray:
+    """A policy level as ``(n, T)``: a scalar, ``(n,)`` (held constant) or ``(n, T)`` (per period)."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 2:
+        if array.shape != (n, T):
+            raise InputDataError(f"{name} must be a scalar, ({n},) or ({n}, {T}), got shape {array.shape}")
+        return array
+    return np.broadcast_to(_per_series(array, n, name)[:, None], (n, T))
+
+
 def simulate_inventory(
     demand: np.ndarray,
     policy,
@@ -130,10 +140,11 @@ def simulate_inventory(
 ) -> SimulationResult:
     """Simulate each series' stock under its policy on the demand ``(n_series, n_periods)``.
 
-    ``policy``: one of :data:`POLICIES` or ``(n_series,)`` of them. ``reorder_point`` (s),
-    ``order_up_to`` (S), ``order_quantity`` (Q, sQ only), ``review_period`` (R, whole periods
+    ``policy``: one of :data:`POLICIES` or ``(n_series,)`` of them. ``reorder_point`` (s) and
+    ``order_up_to`` (S): scalars, ``(n_series,)`` or per period ``(n_series, n_periods)`` (a
+    policy re-planned every period from a forecast path); ``order_quantity`` (Q, sQ only), ``review_period`` (R, whole periods
     >= 1, RS / RsS only), ``moq``, ``case_pack``, ``review_phase``, ``initial_on_hand``
-    (default S, or s + Q for sQ): scalars or ``(n_series,)``. ``lead_times``: integer periods
+    (default S, or s + Q for sQ, of period 0): scalars or ``(n_series,)``. ``lead_times``: integer periods
     ``(n_series, n_periods)`` (see :func:`draw_lead_times`); ``supply_fill``: the shipped
     fraction of each order ``(n_series, n_periods)`` in [0, 1] (default 1: no DC shortage).
     The timing and the definitions are in the module docstring.
@@ -149,8 +160,8 @@ def simulate_inventory(
     unknown = set(policy.tolist()) - set(POLICIES)
     if unknown:
         raise InputDataError(f"policy must be one of {POLICIES}, got {sorted(map(str, unknown))[:3]}")
-    s = _per_series(reorder_point, n, "reorder_point")
-    S = _per_series(order_up_to, n, "order_up_to")
+    s = _levels(reorder_point, n, T, "reorder_point")  # (n, T)
+    S = _levels(order_up_to, n, T, "order_up_to")  # (n, T)
     Q = _per_series(order_quantity, n, "order_quantity")
     R = np.rint(np.nan_to_num(_per_series(review_period, n, "review_period"), nan=1.0)).astype(np.int64)
     phase = _per_series(review_phase, n, "review_phase", np.int64)
@@ -162,8 +173,9 @@ def simulate_inventory(
     uses_s = ~is_rs
     uses_S = ~is_sq
     for name, values, used in (("reorder_point", s, uses_s), ("order_up_to", S, uses_S), ("order_quantity", Q, is_sq)):
-        if np.isnan(values[used]).any():
-            raise InputDataError(f"{name} is NaN for {int(np.isnan(values[used]).sum())} series whose policy needs it; "
+        missing = np.isnan(values).reshape(n, -1).any(axis=1) & used  # (n,)
+        if missing.any():
+            raise InputDataError(f"{name} is NaN for {int(missing.sum())} series whose policy needs it; "
                                  "drop series without a policy before simulating")
     if (Q[is_sq] <= 0).any():
         raise InputDataError(f"order_quantity must be > 0 for sQ series, got {Q[is_sq & (Q <= 0)][:3].tolist()}")
@@ -179,7 +191,7 @@ def simulate_inventory(
     if fill.shape != (n, T) or np.isnan(fill).any() or (fill < 0).any() or (fill > 1).any():
         raise InputDataError(f"supply_fill must be fractions in [0, 1] of shape {(n, T)}")
     if initial_on_hand is None:
-        initial_on_hand = np.where(is_sq, s + Q, S)
+        initial_on_hand = np.where(is_sq, s[:, 0] + Q, S[:, 0])
     on_hand = _per_series(initial_on_hand, n, "initial_on_hand").astype(np.float64).copy()
 
     rows = np.arange(n)
@@ -194,15 +206,15 @@ def simulate_inventory(
     cycles_with_stockout = np.zeros(n, dtype=np.int64)
     out = {name: np.zeros((n, T)) for name in ("on_hand", "backorders", "filled", "short", "sold", "ordered", "received")}
     stockout = np.zeros((n, T), dtype=bool)
-    with np.errstate(invalid="ignore"):
-        sq_room = np.where(is_sq, Q, 1.0)
+    sq_room = np.where(is_sq, Q, 1.0)
     for t in range(T):  # loop over time only; each step is vectorized over series
         # 1. review and order
         position = on_hand + on_order - backorders
         reviews = np.where(periodic, (t - phase) % np.maximum(R, 1) == 0, True)
-        need = np.where(is_rs, np.where(position < S, S - position, 0.0),
-                        np.where(position <= s,
-                                 np.where(is_sq, (np.floor((s - position) / sq_room) + 1.0) * sq_room, S - position),
+        s_t, S_t = s[:, t], S[:, t]
+        need = np.where(is_rs, np.where(position < S_t, S_t - position, 0.0),
+                        np.where(position <= s_t,
+                                 np.where(is_sq, (np.floor((s_t - position) / sq_room) + 1.0) * sq_room, S_t - position),
                                  0.0))
         quantity, _ = round_order(np.where(reviews, need, 0.0), moq, case_pack)
         shipped = np.where(quantity > 0, round_down_to_case(quantity * fill[:, t], case_pack), 0.0)
@@ -290,7 +302,7 @@ def summarize(
 def outcome_ratios(sums, periods_per_year: float) -> dict[str, np.ndarray]:
     """Service and inventory ratios from summed outcomes (arrays or pandas columns, any shape).
 
-    ``fill_rate`` = filled / demand (SPT eq. 6.4 ff., the share of demand met from stock);
+    ``fill_rate`` = filled / demand (SPT ch. 6's P2 measure: the share of demand met from stock);
     ``csl`` = 1 - cycles_with_stockout / cycles; ``avg_on_hand`` = on_hand_sum / periods per
     series (the caller sums ``periods`` over series, so this is the average per series);
     ``inventory_turns`` = yearly units sold / average stock =

@@ -23,7 +23,10 @@ def simulate_one(demand, policy, s, S, Q, R, lead_times, moq=0.0, case_pack=1.0,
                  initial_on_hand=None, supply_fill=None):
     """One series: returns a dict of per-period lists and the cycle counts."""
     T = len(demand)
-    on_hand = float(initial_on_hand if initial_on_hand is not None else (s + Q if policy == "sQ" else S))
+    s_path = list(s) if np.ndim(s) == 1 else [s] * T  # levels per period (a constant level repeated)
+    S_path = list(S) if np.ndim(S) == 1 else [S] * T
+    on_hand = float(initial_on_hand if initial_on_hand is not None
+                    else (s_path[0] + Q if policy == "sQ" else S_path[0]))
     backorders = 0.0
     outstanding = []  # [arrival_period, units, marks_cycle]
     cycle_open, cycle_short = False, False
@@ -36,6 +39,7 @@ def simulate_one(demand, policy, s, S, Q, R, lead_times, moq=0.0, case_pack=1.0,
         else:
             review = True
         need = 0.0
+        s, S = s_path[t], S_path[t]
         if review:
             if policy == "RS":
                 need = S - position if position < S else 0.0
@@ -81,7 +85,8 @@ def simulate_one(demand, policy, s, S, Q, R, lead_times, moq=0.0, case_pack=1.0,
 
 
 def simulate_reference(demand, policy, s, S, Q, R, lead_times, moq, case_pack, lost_sales, phase, supply_fill=None):
-    """Loop over series; arguments are `(n,)` arrays (policy an object array) and `(n, T)` matrices."""
+    """Loop over series; arguments are `(n,)` arrays (policy an object array; s and S may be `(n, T)`)
+    and `(n, T)` matrices."""
     n = demand.shape[0]
     runs = [simulate_one(demand[i], policy[i], s[i], S[i], Q[i], int(R[i]), lead_times[i], moq[i], case_pack[i],
                          lost_sales, int(phase[i]), None, None if supply_fill is None else supply_fill[i])
