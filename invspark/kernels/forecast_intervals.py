@@ -118,8 +118,8 @@ def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: Sequence[
     cumulative = np.cumsum(scaled_residuals, axis=2)  # (F, n, H); NaN propagates
 
     def reducer(points: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return np.nan_to_num(np.sqrt(np.nanmean(points**2, axis=0)), nan=0.0)[None, :]
+        count = (~np.isnan(points)).sum(axis=0)  # (H,)
+        return np.sqrt(np.nansum(points**2, axis=0) / np.maximum(count, 1))[None, :]  # 0 where empty
 
     return pool_by_group(cumulative, group_levels, reducer, min_points)[:, 0, :]
 
