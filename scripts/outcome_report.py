@@ -21,7 +21,7 @@ Data sets:
   achieved CSL lands on the target).
 - ``frat`` / ``carparts`` / ``online_retail``: ``scripts/prepare_real_data.py`` tables through
   ``scripts/accuracy_report.build_panel`` (the same panel as the accuracy report; online_retail
-  a fixed-seed subsample of 3,000 series). No receipts in these data: lead time 1 period
+  its fixed-seed subsample, ``SPECS["online_retail"].max_series`` series). No receipts in these data: lead time 1 period
   (daily: 3 days, std 1), review period 1; no MOQ or case pack. The holdout is the observed
   sales (no stock data: never censored).
 """

@@ -117,6 +117,39 @@ def test_holdout_split_and_censored_demand_is_the_observed_units():
     assert (per_series.groupby("sku_id")["demand"].nunique() == 1).all()  # every family sees the same demand
 
 
+def test_forecast_shift_and_trailing_average_match_obvious_loops():
+    from invspark.stages.outcome_backtest import forecast_shift, trailing_average
+
+    rng = np.random.default_rng(8)
+    path = rng.uniform(0, 10, (4, 5))
+    protection = np.array([1.0, 2.5, 3.0, 7.0])
+    forecast = pd.DataFrame({"mean": list(path)})
+    got = forecast_shift(forecast, protection, holdout=6)
+
+    def expected_demand(i, start, length):  # period by period, the path's average beyond its end
+        total, t = 0.0, start
+        while length > 1e-12:
+            step = min(1.0, length)
+            total += step * (path[i, t] if t < path.shape[1] else path[i].mean())
+            length -= step
+            t += 1
+        return total
+
+    for i in range(4):
+        for t in range(6):
+            assert got[i, t] == pytest.approx(expected_demand(i, t, protection[i]) - expected_demand(i, 0, protection[i]))
+
+    units = rng.poisson(3.0, (3, 12)).astype(float)
+    units[0, 5] = np.nan
+    units[2, :] = np.nan
+    got = trailing_average(units, origin=8, holdout=4, window=3)
+    for i in range(3):
+        for t in range(4):
+            window = units[i, 8 + t - 3:8 + t]
+            want = np.nanmean(window) if (~np.isnan(window)).any() else np.nan
+            np.testing.assert_allclose(got[i, t], want, equal_nan=True)
+
+
 def test_output_schema_and_empty_bucket():
     empty = outcome_backtest_bucket(_poisson_panel(3, 40, 6, seed=5).iloc[:0], OutcomeBacktestSettings(
         frequency="W", n_periods=40, holdout=6, models=FAST_MODELS))

@@ -28,7 +28,10 @@ series panel (docs/architecture.md) plus the item columns ``holding_cost_rate``,
    series sees the same demand and the same lead-time draws (seeded per bucket). Demand of a
    censored holdout period is the observed units (a lower bound: true demand is at least
    that); a missing period (store closed, NaN) has no demand. Every simulation starts with the
-   policy's order-up-to level on hand and nothing on order.
+   policy's order-up-to level on hand and nothing on order. The levels move every period
+   (``replan_every_period``, :func:`level_paths`): invspark and mae_normal follow the origin's
+   forecast path with their safety stock fixed, static_cover recomputes its average sales from
+   the trailing window, as a store running the rule weekly would.
 4. **Output**: sums per ``policy`` x ``segment`` (the forecast's segment at the origin) x
    ``service_level_target`` (:data:`OUTCOME_SUMS_SCHEMA`), which add up across buckets;
    :func:`outcome_table` turns them into the ratios of ``policy_simulation``.
@@ -73,7 +76,9 @@ class OutcomeBacktestSettings:
     ``mae_normal``; ``static_cover_weeks`` the X knobs of ``static_cover``;
     ``static_window_weeks`` its average-sales window; ``lost_sales`` False = backorders;
     ``holding_cost_rate`` per year where the item has none; ``apply_order_rounding`` False
-    ignores MOQ and case pack (to check the policy's service calibration alone); ``seed`` of
+    ignores MOQ and case pack (to check the policy's service calibration alone);
+    ``replan_every_period`` moves the levels every period (:func:`level_paths`), False holds
+    them at their origin values; ``seed`` of
     the lead-time draws; ``warmup`` periods left out of the period sums; the forecast's own
     ``backtest_folds`` / ``backtest_step`` / ``models``.
     """
@@ -89,6 +94,7 @@ class OutcomeBacktestSettings:
     lost_sales: bool = False
     holding_cost_rate: float = 0.25
     apply_order_rounding: bool = True
+    replan_every_period: bool = True
     seed: int = 0
     warmup: int = 0
     backtest_folds: int = 3
@@ -234,6 +240,78 @@ def policy_levels(forecast: pd.DataFrame, truncated: pd.DataFrame, settings: Out
     return pd.concat(frames, ignore_index=True)
 
 
+def _cumulative_at(cumulative: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``cumulative`` ``(n, E + 1)`` (0 first) read at fractional period counts ``x`` ``(n, k)``, linearly."""
+    top = cumulative.shape[1] - 1
+    x = np.clip(x, 0.0, top)
+    low = np.minimum(np.floor(x).astype(np.int64), top - 1)  # (n, k)
+    below = np.take_along_axis(cumulative, low, axis=1)
+    above = np.take_along_axis(cumulative, low + 1, axis=1)
+    return below + (x - low) * (above - below)
+
+
+def forecast_shift(forecast: pd.DataFrame, protection: np.ndarray, holdout: int) -> np.ndarray:
+    """``E[D(t .. t + P)] - E[D(0 .. P)]`` from the origin's forecast path, ``(n, holdout)``.
+
+    The path's mean per period ``(n, H_f)`` is extended beyond its horizon with its average (as
+    ``kernels.demand_distribution.protection_interval_demand`` does); ``P`` = lead time + review
+    period ``(n,)``, fractional periods read linearly from the cumulative path.
+    """
+    n = len(forecast)
+    path = np.nan_to_num(np.stack(forecast["mean"].to_numpy())) if n else np.zeros((0, 1))  # (n, H_f)
+    extra = holdout + int(np.ceil(np.max(protection, initial=0.0))) + 1
+    extended = np.concatenate([path, np.repeat(path.mean(axis=1, keepdims=True), extra, axis=1)], axis=1)  # (n, E)
+    cumulative = np.concatenate([np.zeros((n, 1)), np.cumsum(extended, axis=1)], axis=1)  # (n, E + 1)
+    start = np.broadcast_to(np.arange(holdout, dtype=np.float64)[None, :], (n, holdout))  # (n, H)
+    ahead = _cumulative_at(cumulative, start + protection[:, None]) - _cumulative_at(cumulative, start)  # (n, H)
+    return ahead - ahead[:, :1]
+
+
+def trailing_average(units: np.ndarray, origin: int, holdout: int, window: int) -> np.ndarray:
+    """Mean observed units of the ``window`` periods before each holdout period ``origin + t``, ``(n, holdout)``
+    (NaN periods skipped; NaN where the window has none): the static rule's average sales, recomputed
+    every period from the sales seen so far."""
+    observed = ~np.isnan(units)  # (n, T)
+    total = np.concatenate([np.zeros((len(units), 1)), np.cumsum(np.where(observed, units, 0.0), axis=1)], axis=1)
+    count = np.concatenate([np.zeros((len(units), 1)), np.cumsum(observed, axis=1)], axis=1)  # (n, T + 1)
+    end = origin + np.arange(holdout)  # (H,): periods before origin + t
+    begin = np.maximum(end - window, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sums, counts = total[:, end] - total[:, begin], count[:, end] - count[:, begin]
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def level_paths(levels: pd.DataFrame, forecast: pd.DataFrame, panel: pd.DataFrame, settings: OutcomeBacktestSettings
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-period ``(reorder_point, order_up_to)`` ``(n_rows, holdout)`` of every family x knob x series row.
+
+    invspark and mae_normal keep the safety stock fixed at the origin and follow the origin's
+    forecast path: ``S_t = S + E[D(t .. t + P)] - E[D(0 .. P)]`` (the forecast is not redone
+    during the holdout); static_cover recomputes its average sales every period from the trailing
+    window of realised sales (:func:`trailing_average`). Without ``settings.replan_every_period``
+    every level is held at its origin value.
+    """
+    H = settings.holdout
+    rows = levels["series"].to_numpy()
+    s = np.repeat(levels["reorder_point"].to_numpy(dtype=float)[:, None], H, axis=1)  # (rows, H)
+    S = np.repeat(levels["order_up_to"].to_numpy(dtype=float)[:, None], H, axis=1)  # (rows, H)
+    if not settings.replan_every_period:
+        return s, S
+    lead = np.nan_to_num(panel["lead_time_mean"].to_numpy(dtype=float), nan=0.0)
+    review = levels.groupby("series")["review_period"].first().reindex(range(len(panel))).fillna(1.0).to_numpy()
+    shift = forecast_shift(forecast, lead + review, H)  # (n, H)
+    planned = levels["policy"].isin(["invspark", "mae_normal"]).to_numpy()
+    S = np.where(planned[:, None], np.maximum(S + shift[rows], 0.0), S)
+    static = levels["policy"].to_numpy() == "static_cover"
+    units = _matrix(panel, "units", settings.n_periods)
+    window = max(int(round(settings.static_window_weeks * settings.periods_per_week)), 1)
+    average = trailing_average(units, settings.n_periods - H, H, window)[rows]  # (rows, H)
+    cover = (levels["knob"].to_numpy(dtype=float) * settings.periods_per_week)[:, None]
+    s = np.where(static[:, None], cover * average, s)
+    S = np.where(static[:, None], cover * average + levels["review_period"].to_numpy(dtype=float)[:, None] * average, S)
+    return s, S
+
+
 def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, seed=None) -> tuple[pd.DataFrame, int]:
     """Per family x knob x series outcome sums (one row each, columns ``policy``, ``segment``,
     ``service_level_target``, ``sku_id``, ``location_id`` and :data:`SUM_COLUMNS`), and the number
@@ -260,9 +338,10 @@ def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, se
     if not settings.apply_order_rounding:
         case_pack, moq = np.ones(len(panel)), np.zeros(len(panel))
     case_pack = np.where(np.isfinite(case_pack) & (case_pack > 0), case_pack, 1.0)
+    reorder_path, order_up_to_path = level_paths(levels, forecast, panel, settings)  # (rows, H) each
     result = sim.simulate_inventory(
-        demand[rows], levels["policy_type"].to_numpy(dtype=object), levels["reorder_point"].to_numpy(),
-        levels["order_up_to"].to_numpy(), levels["order_quantity"].to_numpy(), levels["review_period"].to_numpy(),
+        demand[rows], levels["policy_type"].to_numpy(dtype=object), reorder_path,
+        order_up_to_path, levels["order_quantity"].to_numpy(), levels["review_period"].to_numpy(),
         lead_times[rows], moq=moq[rows], case_pack=case_pack[rows], lost_sales=settings.lost_sales,
     )
     unit_cost = panel["unit_cost"].to_numpy(dtype=float) if "unit_cost" in panel else np.full(len(panel), np.nan)
