@@ -16,12 +16,15 @@ Method, per bucket:
    (history de-promoted, forecast re-promoted by the planned promo); LightGBM uses the planned
    price and promotion as features.
 3. **Ensemble**: per segment, the ``ensemble_size`` best candidates by backtest RMSSE, weighted
-   by ``1 / RMSSE^2``; in the backtest each fold's weights come from the other folds only.
+   by ``1 / RMSSE^2``; in the backtest, fold k's weights come only from folds whose window ends
+   at or before ``o_k`` (equal weights where there is none), so no fold sees its own future.
 4. **Model choice** per segment by mean backtest RMSSE (M5 scaling) with the champion-challenger
    rule: the default champion stays unless a challenger beats it by ``champion_threshold``
    (relative).
 5. **Quantiles** from the chosen model's out-of-sample residuals, scaled per series and pooled
    per segment and horizon step (``invspark.kernels.forecast_intervals``), conformal levels.
+   The backtest's own pinball and p90 coverage of fold k use quantiles calibrated on the other
+   folds' residuals (cross-fitting: an interval is never scored on the residuals it was built from).
 6. **Demand distribution** family and demand over lead time + review period
    (``invspark.kernels.demand_distribution``).
 7. **New items** borrow the level and profile of ``category_mean_units`` (the category at the
