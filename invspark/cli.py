@@ -91,7 +91,7 @@ def write_dataset_config(data, out_dir: Path, warehouse: str) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from invspark.pipeline import run_pipeline
+    from invspark.pipeline import OPTIONAL_STAGES, STAGES, run_pipeline
     from invspark.spark.generate import generate_dataset
 
     spark = _spark(None, verbose=args.verbose)
@@ -101,7 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config_path = write_dataset_config(data, data_dir, warehouse=args.warehouse)
     log.info("demo data: %s series under %s; config %s", f"{data.n_series:,}", data_dir, config_path)
     config = load_config(config_path)
-    context = run_pipeline(spark, config)
+    context = run_pipeline(spark, config, stages=STAGES + OPTIONAL_STAGES)
     warehouse = Path(config.warehouse)
     print(f"\ninvspark demo finished in {time.perf_counter() - started:.0f} s (run {context.run_id}).")
     print(f"Delta tables under {warehouse}:")
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the pipeline (or some stages) for one run_date")
     run.add_argument("--config", required=True, help="run config YAML (see conf/ and CONTRACTS.md)")
-    run.add_argument("--stages", help="comma-separated subset of ingest,forecast,policy,allocate (default: all, in order)")
+    run.add_argument("--stages", help="comma-separated stages: ingest,forecast,policy,allocate (the default, in order) and simulate (opt-in outcome backtest)")
     run.add_argument("--run-date", help="override the config's run_date (YYYY-MM-DD)")
     run.add_argument("--run-id", help="run id to record (default: generated); stage jobs of one run share it")
     run.set_defaults(func=cmd_run)

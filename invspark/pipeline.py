@@ -18,13 +18,16 @@ from pyspark.sql import functions as F
 
 from invspark.config import RunConfig
 from invspark.errors import InvsparkError, StageError
-from invspark.spark import stage_allocate, stage_forecast, stage_ingest, stage_policy
+from invspark.spark import stage_allocate, stage_forecast, stage_ingest, stage_policy, stage_simulate
 from invspark.spark.context import RunContext, StageResult
 from invspark.spark.delta_io import DeltaTables
 
 log = logging.getLogger("invspark")
 
 STAGES = ("ingest", "forecast", "policy", "allocate")
+# `simulate` (the business-outcome backtest into `policy_simulation`) re-forecasts every series at
+# a holdout origin, so it is opt-in: `--stages simulate` after a run, or the demo.
+OPTIONAL_STAGES = ("simulate",)
 
 RUNS_DDL = (
     "run_id string, run_date date, stage string, status string, started_at timestamp, finished_at timestamp, "
@@ -37,6 +40,7 @@ STAGE_FUNCTIONS: dict[str, Callable[[RunContext], StageResult]] = {
     "forecast": stage_forecast.run,
     "policy": stage_policy.run,
     "allocate": stage_allocate.run,
+    "simulate": stage_simulate.run,
 }
 
 
@@ -53,7 +57,7 @@ def run_pipeline(
     """Run `stages` in order; stop at the first failure (recorded in `runs`) and raise it."""
     unknown = [s for s in stages if s not in STAGE_FUNCTIONS]
     if unknown:
-        raise StageError(f"unknown stage(s) {unknown}; stages are {list(STAGES)}")
+        raise StageError(f"unknown stage(s) {unknown}; stages are {list(STAGES + OPTIONAL_STAGES)}")
     tables = DeltaTables(spark, config.warehouse)
     context = RunContext(spark=spark, config=config, tables=tables, run_id=run_id or config.run_id or new_run_id(config.run_date))
     log.info("run %s: run_date %s, warehouse %s, Delta backend %s", context.run_id, config.run_date, config.warehouse, tables.backend)
