@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: demo test test-fast lint wheel spark-submit-smoke java clean
+.PHONY: demo test test-fast cluster-test wheel java clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "invspark needs Python 3.11; set PYTHON=/path/to/python3.11")'
@@ -22,7 +22,12 @@ demo: $(BIN)/.installed java
 
 test: $(BIN)/.installed java
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not cluster"
+
+# A standalone master and two workers on this machine, with a worker and a driver killed
+# mid-run (about 15 minutes on 2 cores; see docs/deploy.md).
+cluster-test: $(BIN)/.installed java
+	$(BIN)/python scripts/cluster_test.py
 
 test-fast: $(BIN)/.installed java
 	$(BIN)/pytest -m "not slow"

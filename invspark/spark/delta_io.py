@@ -83,7 +83,7 @@ def choose_backend(requested: str | None, delta_jars_present: bool) -> tuple[str
         raise ConfigError(
             "backend='spark-delta' but the Delta Lake JARs are not on the Spark classpath "
             f"({DELTA_EXTENSION_CLASS} not found); start Spark with "
-            "--packages io.delta:delta-spark_2.13:4.0.0 (or the JARs your cluster ships), "
+            "--packages io.delta:delta-spark_4.2_2.13:4.4.1 (or the JARs your cluster ships), "
             "or use backend='delta-rs' / None"
         )
     if requested is not None:
