@@ -280,3 +280,64 @@ def test_family_choice():
     ]).astype(float)
     family = demand_distribution.choose_family(history, np.zeros_like(history, dtype=bool), np.array(["smooth"] * 4, dtype=object))
     assert list(family) == ["poisson", "negbin", "normal", "gamma"]
+
+
+# ----------------------------------------------------------------------------------------------
+# robust combination and selection
+
+
+def test_median_combination_matches_per_series_loop():
+    from invspark.stages.forecast import _combine
+    from reference.forecast_reference import median_combination_loop
+
+    rng = np.random.default_rng(11)
+    means = rng.gamma(2.0, 3.0, (6, 40, 5))
+    means[rng.random(means.shape) < 0.15] = np.nan  # members without a forecast
+    weights = np.where(rng.random((6, 40)) < 0.5, rng.random((6, 40)), 0.0)
+    weights[:, 0] = 0.0  # a series without members
+    np.testing.assert_allclose(_combine(means, weights, "median"), median_combination_loop(means, weights), rtol=1e-12)
+
+
+def test_median_combination_ignores_one_outlying_member():
+    # three members 10, 11, 500 (a broken model): the median is 11, the weighted mean follows 500
+    from invspark.stages.forecast import _combine
+
+    means = np.array([10.0, 11.0, 500.0])[:, None, None] * np.ones((3, 1, 2))
+    weights = np.ones((3, 1))
+    np.testing.assert_allclose(_combine(means, weights, "median"), 11.0)
+    assert _combine(means, weights, "inverse_mse")[0, 0] > 100
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float64, (3, 4, 5), elements=st.one_of(st.just(np.nan), st.floats(0.1, 3.0))),
+       st.floats(0.0, 0.2), st.booleans())
+def test_choose_champion_matches_per_segment_loop(fold_scores, threshold, every_fold):
+    from invspark.stages.forecast import choose_champion
+    from reference.forecast_reference import choose_champion_loop
+
+    count = (~np.isnan(fold_scores)).sum(axis=0)
+    scores = np.where(count > 0, np.nansum(fold_scores, axis=0) / np.maximum(count, 1), np.nan)  # (M, S)
+    np.testing.assert_array_equal(choose_champion(scores, fold_scores, 1, threshold, every_fold),
+                                  choose_champion_loop(scores, fold_scores, 1, threshold, every_fold))
+
+
+def test_challenger_that_loses_one_fold_does_not_replace_the_champion():
+    # model 0 wins on the mean (0.8 vs 1.0) thanks to one lucky fold, loses fold 2: the champion stays
+    fold_scores = np.array([[[0.4], [1.0]], [[0.9], [1.0]], [[1.1], [1.0]]])  # (F=3, M=2, S=1)
+    scores = fold_scores.mean(axis=0)
+    from invspark.stages.forecast import choose_champion
+
+    assert choose_champion(scores, fold_scores, 1, 0.02, every_fold=True)[0] == 1
+    assert choose_champion(scores, fold_scores, 1, 0.02, every_fold=False)[0] == 0
+
+
+def test_ensemble_method_is_checked():
+    with pytest.raises(ConfigError, match="ensemble_method must be one of"):
+        ForecastSettings(frequency="M", horizon=H, n_periods=T, ensemble_method="mean")
+
+
+def test_ensemble_is_not_scored_in_a_fold_without_an_older_fold(result):
+    # origins 54, 48, 42 with horizon 6: fold 3 (origin 42) has no older fold to pick members from
+    _, _, out = result
+    folds = {e["fold"] for bt in out["backtest"] for e in bt if e["model"] == "ensemble"}
+    assert folds == {1, 2}

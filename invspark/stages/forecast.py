@@ -15,12 +15,15 @@ Method, per bucket:
    not scored. Statistical models get a promotion-lift adjustment estimated before the origin
    (history de-promoted, forecast re-promoted by the planned promo); LightGBM uses the planned
    price and promotion as features.
-3. **Ensemble**: per segment, the ``ensemble_size`` best candidates by backtest RMSSE, weighted
-   by ``1 / RMSSE^2``; in the backtest, fold k's weights come only from folds whose window ends
-   at or before ``o_k`` (equal weights where there is none), so no fold sees its own future.
+3. **Ensemble**: per segment, the median (``ensemble_method="median"``, default) of the
+   ``ensemble_size`` best candidates by backtest RMSSE, or their ``1 / RMSSE^2``-weighted mean
+   (``"inverse_mse"``); in the backtest, fold k's members come only from folds whose window ends
+   at or before ``o_k``, so no fold sees its own future; a fold without such an older fold does
+   not score the ensemble.
 4. **Model choice** per segment by mean backtest RMSSE (M5 scaling) with the champion-challenger
-   rule: the default champion stays unless a challenger beats it by ``champion_threshold``
-   (relative).
+   rule (:func:`choose_champion`): the default champion (the ensemble) stays unless a challenger
+   beats it by ``champion_threshold`` (relative) on the mean and, with
+   ``challenger_every_fold``, in every fold where both are scored.
 5. **Quantiles** from the chosen model's out-of-sample residuals, scaled per series and pooled
    per segment and horizon step (``invspark.kernels.forecast_intervals``), conformal levels.
    The backtest's own pinball and p90 coverage of fold k use quantiles calibrated on the other
@@ -51,6 +54,7 @@ STATISTICAL_MODELS = ("naive", "seasonal_naive", "historic_average", "moving_ave
                       "ets_seasonal", "croston", "sba", "tsb", "adida")
 DEFAULT_MODELS = STATISTICAL_MODELS + ("ensemble", "lightgbm")
 NEW_ITEM_MODEL = "category_borrow"
+ENSEMBLE_METHODS = ("median", "inverse_mse")
 
 _DEFAULT_MIN_HISTORY = {"D": 28, "W": 8, "M": 6}
 _DEFAULT_INACTIVE_WINDOW = {"D": 56, "W": 26, "M": 12}
@@ -97,6 +101,8 @@ class ForecastSettings:
     champion_threshold: float = 0.02
     default_champion: str = "ensemble"
     ensemble_size: int = 3
+    ensemble_method: str = "median"
+    challenger_every_fold: bool = True
     adi_cutoff: float = 1.32
     cv2_cutoff: float = 0.49
     x_cutoff: float = 0.5
@@ -130,6 +136,8 @@ class ForecastSettings:
             raise ConfigError(f"champion_threshold must be in [0, 1), got {self.champion_threshold!r}")
         if self.ensemble_size < 1:
             raise ConfigError(f"ensemble_size must be >= 1, got {self.ensemble_size!r}")
+        if self.ensemble_method not in ENSEMBLE_METHODS:
+            raise ConfigError(f"ensemble_method must be one of {ENSEMBLE_METHODS}, got {self.ensemble_method!r}")
         first_origin = self.n_periods - self.horizon - (self.backtest_folds - 1) * self.step
         if first_origin < 2:
             raise ConfigError(
@@ -326,8 +334,48 @@ def ensemble_weights(scores: np.ndarray, size: int) -> np.ndarray:
     return np.where(total > 0, raw / np.where(total > 0, total, 1.0), 1.0 / n_models)
 
 
-def _combine(means: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted mean over models ignoring NaN members: ``means`` ``(M, n, H)``, ``weights`` ``(M, n)``."""
+def choose_champion(scores: np.ndarray, fold_scores: np.ndarray, champion: int, threshold: float,
+                    every_fold: bool) -> np.ndarray:
+    """Index of the chosen model per segment ``(S,)`` by the champion-challenger rule.
+
+    ``scores``: ``(M, S)`` mean backtest RMSSE over all folds; ``fold_scores``: ``(F, M, S)`` the
+    same per fold (``NaN`` = not scored). The best-scoring challenger replaces the champion when
+    its score is below ``(1 - threshold)`` times the champion's and, with ``every_fold``, when it
+    also scores below the champion in every fold where both are scored (a win on the mean of a
+    few folds is often one lucky window; selection on noisy folds, Fildes & Petropoulos 2015,
+    "Simple versus complex selection rules for forecasting many time series", JBR 68(8)). A
+    segment where the champion has no score takes the best challenger.
+    """
+    n_segments = scores.shape[1]
+    filled = np.where(np.isfinite(scores), scores, np.inf)
+    best = filled.argmin(axis=0)  # (S,)
+    beats = filled[best, np.arange(n_segments)] < (1.0 - threshold) * filled[champion]
+    if every_fold:
+        best_fold = np.take_along_axis(fold_scores, best[None, None, :], axis=1)[:, 0]  # (F, S)
+        champion_fold = fold_scores[:, champion]  # (F, S)
+        loses = np.isfinite(best_fold) & np.isfinite(champion_fold) & (best_fold >= champion_fold)
+        beats &= ~loses.any(axis=0)
+    return np.where(beats | ~np.isfinite(filled[champion]), best, champion)
+
+
+def _combine(means: np.ndarray, weights: np.ndarray, method: str = "inverse_mse") -> np.ndarray:
+    """Combine the members ``weights > 0`` of ``means`` ``(M, n, H)`` per series; ``weights`` ``(M, n)``.
+
+    ``"inverse_mse"``: the weighted mean ignoring NaN members. ``"median"``: the unweighted
+    median of the members' forecasts per point, ignoring NaN members (a robust combination: the
+    median of a few good forecasts does not follow one member's outlying level, and on
+    intermittent data it beats selection and weighted means; Kourentzes, Barrow & Crone 2014,
+    "Neural network ensemble operators for time series forecasting", ESWA 41(9); Petropoulos &
+    Svetunkov 2020, "A simple combination of univariate models", IJF 36(1), the M4 median
+    combination). ``NaN`` where no member has a forecast.
+    """
+    if method == "median":
+        members = np.where((weights > 0)[:, :, None], means, np.nan)  # (M, n, H)
+        count = (~np.isnan(members)).sum(axis=0)  # (n, H)
+        ordered = np.sort(members, axis=0)  # NaN last
+        low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
+        high = np.take_along_axis(ordered, np.maximum(count // 2, 0)[None], axis=0)[0]
+        return np.where(count > 0, 0.5 * (low + high), np.nan)
     ok = ~np.isnan(means)
     w = np.where(ok, weights[:, :, None], 0.0)  # (M, n, H)
     total = w.sum(axis=0)
@@ -409,14 +457,16 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
             per_series = np.sqrt(sse[:, fold_mask].sum(axis=1) / points[:, fold_mask].sum(axis=1))  # (M, n)
         return _segment_means(per_series, codes, n_segments)
 
-    # 3. ensemble: fold f's weights from the available (older) folds only; none: equal weights
+    # 3. ensemble: fold f's members from the available (older) folds only; none: not scored (NaN)
     names = list(base_names)
     if "ensemble" in settings.models:
         ensemble = np.full((n_folds, n_series, H), np.nan)
         for fold in range(n_folds):
+            if not available[fold].any():
+                continue  # no older fold to choose members from: the ensemble is not scored here
             codes = fold_segment_codes[fold]
             weights = ensemble_weights(segment_scores(available[fold], codes), settings.ensemble_size)  # (M, S)
-            ensemble[fold] = _combine(fold_means[:, fold], weights[:, codes])
+            ensemble[fold] = _combine(fold_means[:, fold], weights[:, codes], settings.ensemble_method)
         fold_means = np.concatenate([fold_means, ensemble[None]], axis=0)
         sq_ens = np.where(np.isnan(actual), np.nan, (ensemble - actual) ** 2 / scale2[:, :, None])
         sse = np.concatenate([sse, np.nansum(sq_ens, axis=2)[None]], axis=0)
@@ -441,11 +491,11 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
     with np.errstate(invalid="ignore", divide="ignore"):
         per_series = np.sqrt(sse.sum(axis=1) / points.sum(axis=1))  # (M, n)
     scores = _segment_means(per_series, segment_codes, n_segments)  # (M, S)
-    champion = names.index(settings.default_champion)
-    filled = np.where(np.isfinite(scores), scores, np.inf)
-    best = filled.argmin(axis=0)  # (S,)
-    beats = filled[best, np.arange(n_segments)] < (1.0 - settings.champion_threshold) * filled[champion]
-    chosen_per_segment = np.where(beats | ~np.isfinite(filled[champion]), best, champion)  # (S,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fold_series = np.sqrt(sse / points)  # (M, F, n)
+    fold_scores = np.stack([_segment_means(fold_series[:, f], segment_codes, n_segments) for f in range(n_folds)])  # (F, M, S)
+    chosen_per_segment = choose_champion(scores, fold_scores, names.index(settings.default_champion),
+                                         settings.champion_threshold, settings.challenger_every_fold)  # (S,)
     chosen = chosen_per_segment[segment_codes]  # (n,)
 
     # 5. final forecasts on the whole history
@@ -453,7 +503,7 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
     final_means = np.stack([final[name] for name in base_names])  # (M_base, n, H)
     if "ensemble" in settings.models:
         weights = ensemble_weights(scores[: len(base_names)], settings.ensemble_size)
-        final_means = np.concatenate([final_means, _combine(final_means, weights[:, segment_codes])[None]], axis=0)
+        final_means = np.concatenate([final_means, _combine(final_means, weights[:, segment_codes], settings.ensemble_method)[None]], axis=0)
     rows = np.arange(n_series)
     mean = final_means[chosen, rows]  # (n, H)
     model = np.array(names, dtype=object)[chosen]
