@@ -365,11 +365,13 @@ def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, se
 def outcome_backtest_bucket(panel: pd.DataFrame, settings: OutcomeBacktestSettings) -> pd.DataFrame:
     """One bucket's outcome sums per policy x segment x knob (:data:`OUTCOME_SUMS_SCHEMA`).
 
-    The lead-time draws are seeded by ``(settings.seed, bucket)`` so that a bucket gives the same
-    result wherever it runs.
+    The lead-time draws are seeded by ``(settings.seed, bucket)`` and the series are put in key
+    order first, so that a bucket gives the same result wherever it runs and in whatever order
+    Spark's shuffle delivers its rows.
     """
     if len(panel) == 0:
         return OUTCOME_SUMS_SCHEMA.empty_table().to_pandas()
+    panel = panel.sort_values(["sku_id", "location_id"], kind="stable", ignore_index=True)
     bucket = int(panel["bucket"].iloc[0]) if "bucket" in panel else 0
     per_series, skipped = simulate_families(panel, settings, seed=np.random.SeedSequence([settings.seed, bucket]))
     sums = per_series.groupby(["policy", "segment", "service_level_target"], as_index=False, dropna=False)[
