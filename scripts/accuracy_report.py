@@ -158,7 +158,7 @@ def build_panel(tables: dict[str, pd.DataFrame], spec: DatasetSpec):
 def run_invspark(panel: pd.DataFrame, spec: DatasetSpec, overrides: dict, bucket_size: int = 5000) -> tuple[np.ndarray, pd.DataFrame]:
     """invspark's quantiles ``(5, n, H)`` (with the mean as a 6th) and the stage output frame."""
     settings = ForecastSettings(frequency=spec.frequency, horizon=spec.horizon, n_periods=len(panel["units"].iloc[0]),
-                                backtest_step=spec.backtest_step, **overrides)
+                                **{"backtest_step": spec.backtest_step, **overrides})  # --set may override the step
     frames = [forecast_bucket(panel.iloc[start:start + bucket_size].reset_index(drop=True), settings)
               for start in range(0, len(panel), bucket_size)]  # buckets, as the Spark job would
     out = pd.concat(frames, ignore_index=True)
