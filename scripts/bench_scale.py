@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-5s %(message)s", datefmt="%H:%M:%S")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="invspark-scale-"))
     results = [run_size(n, args.periods, args.master, workdir) for n in args.series]
 

@@ -92,6 +92,10 @@ def get_spark(
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf = dict(BASE_CONF)
     local = (submitted_master or master or "local").startswith("local")
+    if local:
+        # In local mode the driver JVM is also the only executor: Spark's 1 GB default heap runs
+        # out at about 10,000 series, so take 40% of the machine's memory (1-16 GB).
+        conf["spark.driver.memory"] = local_driver_memory()
     if quiet and local:
         log4j = resources.files("invspark").joinpath("defaults/log4j2.properties")
         conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log4j}"
@@ -103,6 +107,12 @@ def get_spark(
     spark.sparkContext.setLogLevel("WARN")
     log.info("Spark %s session: master=%s", spark.version, spark.sparkContext.master)
     return spark
+
+
+def local_driver_memory() -> str:
+    """Heap for a local-mode driver: 40% of physical memory, between 1 and 16 GB."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{int(min(max(total * 0.4 / 2**30, 1), 16))}g"
 
 
 def size_shuffle_partitions(spark, input_path: str, bytes_per_partition: int = 64 * 1024 * 1024) -> int:
