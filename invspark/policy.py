@@ -38,11 +38,13 @@ Policies (SPP 4th ed. ch. 6-7; kernels.service_policies and kernels.cost_policie
 |---|---|---|---|---|---|
 | sQ | L | s | s + Q | Q | IP <= s: the smallest n Q lifting IP above s |
 | RS | L + R | S | S | mu_D R (average) | IP < S at a review: S - IP |
-| sS | L | s | S = s + Q | Q | IP <= s: S - IP |
-| RsS | L + R | s | S = s + Q | Q | IP <= s at a review: S - IP |
+| sS | L + undershoot | s | S = s + Q | Q | IP <= s: S - IP |
+| RsS | L + R + undershoot | s | S = s + Q | Q | IP <= s at a review: S - IP |
 
-Q is the EOQ when an ordering cost and a holding cost are known, otherwise the demand of
-max(review_period, 1) periods; it is raised to the MOQ and rounded up to the case pack. Cost mode
+An (s,S) or (R,s,S) order starts from s - U, U the undershoot of s by one period's (one review
+period's) demand: their protection is demand plus undershoot (kernels.undershoot). Q is the EOQ
+when an ordering cost and a holding cost are known, otherwise the demand of max(review_period, 1)
+periods; it is raised to the MOQ and rounded up to the case pack. Cost mode
 (service_level_target null, stockout_cost given): sQ/sS use the iterative Hadley-Whitin (r,Q),
 RS/RsS the critical ratio p / (p + h R) over L + R; cost-optimal service is floored at a CSL
 of 0.5 (kernels.cost_policies.MIN_COST_CSL). The recommended order is then the smallest
@@ -67,6 +69,7 @@ import pandas as pd
 from invspark.errors import InputDataError
 from invspark.kernels import budget as budget_kernel
 from invspark.kernels import cost_policies, order_rounding, service_policies
+from invspark.kernels.undershoot import plus_undershoot
 from invspark.kernels.demand_over_interval import (
     DISTRIBUTIONS,
     IntervalDemand,
@@ -194,6 +197,7 @@ class _Batch:
     lead: IntervalDemand
     periodic: IntervalDemand
     protection: IntervalDemand
+    undershoot: np.ndarray  # E[U] of (s,S) and (R,s,S) rows, 0 elsewhere
     cost_mode: np.ndarray
     quantity: np.ndarray
     level: np.ndarray
@@ -222,6 +226,16 @@ def _solve(frame: pd.DataFrame) -> _Batch:
                                     inputs["lead_time_std"], review, distribution)
     over_review = np.isin(policy, ("RS", "RsS"))
     protection = select(over_review, periodic, lead)
+    # (s,S) and (R,s,S) order from s - U: protect X + U, U the undershoot of one period's
+    # (resp. one review period's) demand (kernels.undershoot).
+    from_undershoot = np.isin(policy, ("sS", "RsS"))
+    undershoot = np.zeros(n)
+    if from_undershoot.any():
+        lump = demand_over_interval(mu, sigma, np.zeros(n), np.zeros(n), np.where(over_review, review, 1.0),
+                                    distribution)
+        crossed, mean_undershoot = plus_undershoot(protection, lump)
+        protection = select(from_undershoot, crossed, protection)
+        undershoot = np.where(from_undershoot, np.nan_to_num(mean_undershoot), 0.0)
 
     cost_mode = np.isnan(target)
     fill_mode = ~cost_mode & (inputs["service_level_type"] == "fill_rate")
@@ -259,7 +273,8 @@ def _solve(frame: pd.DataFrame) -> _Batch:
     rows = usable & fill_mode & lot_sized
     if rows.any():
         level[rows] = service_policies.fill_rate_level_sq(
-            protection.take(rows), quantity[rows], target[rows])
+            protection.take(rows), quantity[rows], target[rows],
+            cycle_demand=quantity[rows] + undershoot[rows])
     rows = usable & fill_mode & is_rs
     if rows.any():
         level[rows] = service_policies.fill_rate_level_rs(
@@ -267,7 +282,7 @@ def _solve(frame: pd.DataFrame) -> _Batch:
     # Without demand every level meets any target; hold nothing rather than the search bracket.
     level = np.where(protection.mean > 0, level, 0.0)
     level = np.where(usable, level, np.nan)
-    return _Batch(inputs, usable, no_history, lead_missing, lead, periodic, protection,
+    return _Batch(inputs, usable, no_history, lead_missing, lead, periodic, protection, undershoot,
                   cost_mode, quantity, level)
 
 
@@ -282,7 +297,7 @@ def _assemble(frame: pd.DataFrame, batch: _Batch, level: np.ndarray,
     expected_fill = np.where(
         is_rs,
         service_policies.fill_rate_rs(batch.lead, batch.periodic, level, mu * review),
-        service_policies.fill_rate_sq(protection, level, quantity),
+        service_policies.fill_rate_sq(protection, level, quantity, quantity + batch.undershoot),
     )
     reorder_point = level
     order_up_to = np.where(is_rs, level, level + quantity)

@@ -251,18 +251,55 @@ def test_rs_levels_reach_their_targets_in_simulation(distribution):
 
 # --- (s,S) and (R,s,S) -------------------------------------------------------------------------
 
-def test_ss_and_rss_service_levels_use_s_plus_q():
+def test_ss_and_rss_protect_demand_plus_undershoot_and_order_up_to_s_plus_q():
     out = compute_policies(frame(policy=["sS", "RsS"], demand_mean=100.0, demand_std=20.0,
                                  lead_time_mean=2.0, review_period=2.0, holding_cost=0.05,
                                  ordering_cost=50.0))
     q = np.ceil(np.sqrt(2 * 50 * 100 / 0.05))  # EOQ 447.2 -> 448
     assert out["order_quantity"].tolist() == [q, q]
     z = stats.norm.ppf(0.95)
-    # sS protects over L = 2, RsS over L + R = 4 periods
-    np.testing.assert_allclose(out["reorder_point"], [200 + z * 20 * np.sqrt(2), 400 + z * 40])
+
+    def undershoot(m, v):  # renewal moments of the undershoot of normal lumps (mean m, variance v)
+        mean = (v + m**2) / (2 * m)
+        return mean, (3 * m * v + m**3) / (3 * m) - mean**2
+
+    # sS: X over L = 2 periods, lumps of one period; RsS: X over L + R = 4, lumps of R = 2 periods
+    u1, var1 = undershoot(100.0, 400.0)  # 52, 1029.3
+    u2, var2 = undershoot(200.0, 800.0)  # 102, 2662.7
+    np.testing.assert_allclose(out["reorder_point"], [200 + u1 + z * np.sqrt(800 + var1),
+                                                      400 + u2 + z * np.sqrt(1600 + var2)])
     np.testing.assert_allclose(out["order_up_to"], out["reorder_point"] + q)
+    np.testing.assert_allclose(out["expected_csl"], [0.95, 0.95])
     # IP = 0 <= s: order up to S
     np.testing.assert_allclose(out["recommended_order_qty"], np.ceil(out["order_up_to"]))
+
+
+@pytest.mark.parametrize("distribution", ["normal", "poisson", "gamma"])
+def test_ss_levels_reach_their_targets_in_simulation(distribution):
+    """(s,S) reviewed every period: the undershoot of s matters (here E[U] is about half a period's
+    demand on top of a two-period lead time); the predicted service must match a simulation."""
+    rng = np.random.default_rng(2027)
+    targets = [0.9, 0.95, 0.98, 0.9, 0.95, 0.98]
+    kinds = ["csl"] * 3 + ["fill_rate"] * 3
+    lead, mu, sigma = 2, 10.0, 12.0
+    out = compute_policies(frame(policy="sS", distribution=distribution, demand_mean=mu,
+                                 demand_std=sigma, lead_time_mean=float(lead), holding_cost=0.05,
+                                 ordering_cost=20.0, service_level_type=kinds,
+                                 service_level_target=targets))
+    shape = (len(targets), 40_000)
+    if distribution == "poisson":
+        demand = rng.poisson(mu, size=shape).astype(float)
+    elif distribution == "gamma":
+        demand = rng.gamma((mu / sigma) ** 2, sigma**2 / mu, size=shape)
+    else:
+        demand = np.maximum(rng.normal(mu, sigma, size=shape), 0.0)
+    fill, csl = ref.simulate_ss(out["reorder_point"].to_numpy(), out["order_up_to"].to_numpy(),
+                                demand, lead)
+    tolerance = 0.03 if distribution == "normal" else 0.015  # the normal puts mass below 0
+    np.testing.assert_allclose(csl[:3], out["expected_csl"][:3], atol=tolerance)
+    np.testing.assert_allclose(fill, out["expected_fill_rate"], atol=0.01)
+    reached = np.where(np.array(kinds) == "csl", csl, fill)
+    assert (reached >= np.array(targets) - tolerance).all()
 
 
 def test_cost_mode_ss_is_the_hadley_whitin_rq_with_s_equal_r_plus_q():

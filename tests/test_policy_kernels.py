@@ -227,3 +227,35 @@ def test_fill_rate_levels_accept_scalar_targets_and_quantities():
     s = service_policies.fill_rate_level_sq(lead, 500.0, 0.99)
     assert s[0] == pytest.approx(s[1])
     assert service_policies.fill_rate_sq(lead, s, 500.0)[0] == pytest.approx(0.99, abs=1e-9)
+
+
+# --- undershoot of (s,S) -----------------------------------------------------------------------
+
+def test_undershoot_of_exponential_lumps_is_exponential_with_the_same_mean():
+    """Memorylessness: the equilibrium excess of exponential lumps (gamma, shape 1) is exponential
+    with the lumps' own mean, so E[U] = m and Var[U] = m^2."""
+    from invspark.kernels.demand_over_interval import demand_over_interval
+    from invspark.kernels.undershoot import undershoot_moments
+
+    m = np.array([1.0, 7.5])
+    lump = demand_over_interval(m, m, np.zeros(2), np.zeros(2), np.ones(2), np.array(["gamma", "gamma"]))
+    mean, var = undershoot_moments(lump)
+    np.testing.assert_allclose(mean, m)
+    np.testing.assert_allclose(var, m**2)
+
+
+def test_undershoot_of_integer_lumps_matches_the_discrete_equilibrium_distribution():
+    """P(U = k) = P(D > k) / E[D] for integer lumps; moments summed here from scipy's sf."""
+    from invspark.kernels.demand_over_interval import demand_over_interval
+    from invspark.kernels.undershoot import undershoot_moments
+
+    lump = demand_over_interval(np.array([3.0, 3.0]), np.array([np.nan, 4.0]), np.zeros(2), np.zeros(2),
+                                np.ones(2), np.array(["poisson", "negbin"]))
+    mean, var = undershoot_moments(lump)
+    k = np.arange(0, 400)
+    laws = [stats.poisson(3.0), stats.nbinom(9.0 / 13.0, 3.0 / 16.0)]
+    for i, law in enumerate(laws):
+        p = law.sf(k) / 3.0
+        assert p.sum() == pytest.approx(1.0)
+        assert mean[i] == pytest.approx((k * p).sum())
+        assert var[i] == pytest.approx((k**2 * p).sum() - (k * p).sum() ** 2)

@@ -168,7 +168,6 @@ def demand_over_interval(
     is_poisson = distribution == "poisson"
     sigma = np.where(is_poisson, np.sqrt(np.maximum(mu, 0.0)), np.asarray(demand_std, dtype=float))
     mean, var = interval_moments(mu, sigma, lead_time_mean, lead_time_std, review_period)
-    std = np.sqrt(np.maximum(var, 0.0))
 
     lead_std = np.nan_to_num(np.asarray(lead_time_std, dtype=np.float64), nan=0.0)
     count_family = is_poisson | (distribution == "negbin")
@@ -178,6 +177,20 @@ def demand_over_interval(
     family[(distribution == "negbin") & over_dispersed] = NEGBIN
     family[is_poisson & (lead_std > 0) & over_dispersed] = NEGBIN
     family[(distribution == "gamma") | (distribution == "empirical")] = GAMMA
+    return fit_family(mean, var, family)
+
+
+def fit_family(mean, var, family) -> IntervalDemand:
+    """Fit each row's family (codes NORMAL..GAMMA) to its two moments `mean`, `var` `(n_series,)`.
+
+    Negative binomial: n = E^2 / (Var - E), p = E / Var (needs Var > E); gamma: shape E^2 / Var,
+    scale Var / E. Rows without positive mean and variance, or with NaN moments, become a point
+    mass (DETERMINISTIC).
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    var = np.asarray(var, dtype=np.float64)
+    std = np.sqrt(np.maximum(var, 0.0))
+    family = np.asarray(family, dtype=np.int8).copy()
     family[~(mean > 0) | ~(var > 0)] = DETERMINISTIC
     family[np.isnan(mean) | np.isnan(var)] = DETERMINISTIC  # NaN moments stay NaN downstream
 

@@ -15,8 +15,9 @@ B(y) = E[(X - y)^+] over each interval.
   sigma_L drops the second term, which is negligible when Q >> sigma_L.) beta is non-decreasing
   in the level, so the smallest level meeting the target is found by a vectorized bisection
   (integer bisection for discrete families).
-- (s,S) and (R,s,S): s as the (s,Q) rule with Q = S - s over L (resp. L + R), undershoot ignored
-  (SPP's simple approach: S = s + Q with Q an EOQ).
+- (s,S) and (R,s,S): S = s + Q with Q an EOQ (SPP's simple approach), and s as the (s,Q) rule
+  with Q = S - s over L (resp. L + R) for the demand plus the undershoot of s
+  (kernels.undershoot), the fill rate dividing by the mean order Q + E[U].
 
 All arrays are `(n_series,)`.
 """
@@ -63,12 +64,16 @@ def csl_level(protection: IntervalDemand, target) -> np.ndarray:
     return protection.ppf(target)
 
 
-def fill_rate_sq(protection: IntervalDemand, reorder_point, order_quantity) -> np.ndarray:
-    """beta = 1 - (B(s) - B(s + Q)) / Q for an (s,Q) system; Q <= 0 gives 1 (nothing to fill)."""
+def fill_rate_sq(protection: IntervalDemand, reorder_point, order_quantity, cycle_demand=None) -> np.ndarray:
+    """beta = 1 - (B(s) - B(s + Q)) / Q for an (s,Q) system; Q <= 0 gives 1 (nothing to fill).
+
+    For (s,S) pass `protection` = demand plus undershoot, Q = S - s and `cycle_demand` = the mean
+    order Q + E[U] (the demand of one cycle, default Q)."""
     order_quantity = np.asarray(order_quantity, dtype=np.float64)
+    cycle_demand = order_quantity if cycle_demand is None else np.asarray(cycle_demand, dtype=np.float64)
     shortage = protection.loss(reorder_point) - protection.loss(reorder_point + order_quantity)
-    safe_q = np.where(order_quantity > 0, order_quantity, 1.0)
-    return np.where(order_quantity > 0, np.clip(1.0 - shortage / safe_q, 0.0, 1.0), 1.0)
+    safe_d = np.where(cycle_demand > 0, cycle_demand, 1.0)
+    return np.where(order_quantity > 0, np.clip(1.0 - shortage / safe_d, 0.0, 1.0), 1.0)
 
 
 def fill_rate_rs(lead: IntervalDemand, protection: IntervalDemand, order_up_to,
@@ -86,14 +91,16 @@ def _bracket(protection: IntervalDemand, width):
     return lo, hi
 
 
-def fill_rate_level_sq(protection: IntervalDemand, order_quantity, target) -> np.ndarray:
-    """Smallest reorder point s with fill_rate_sq(s, Q) >= target (SPP (s,Q) with P2)."""
+def fill_rate_level_sq(protection: IntervalDemand, order_quantity, target, cycle_demand=None) -> np.ndarray:
+    """Smallest reorder point s with fill_rate_sq(s, Q, cycle_demand) >= target (SPP (s,Q) with P2)."""
     shape = protection.mean.shape
     order_quantity = np.broadcast_to(np.asarray(order_quantity, dtype=np.float64), shape)
+    cycle_demand = order_quantity if cycle_demand is None else np.broadcast_to(
+        np.asarray(cycle_demand, dtype=np.float64), shape)
     target = np.broadcast_to(np.asarray(target, dtype=np.float64), shape)
     lo, hi = _bracket(protection, np.nan_to_num(order_quantity, nan=0.0))
     return smallest_level_meeting(
-        lambda s, rows: fill_rate_sq(protection.take(rows), s, order_quantity[rows])
+        lambda s, rows: fill_rate_sq(protection.take(rows), s, order_quantity[rows], cycle_demand[rows])
         >= target[rows],
         lo, hi, protection.discrete,
     )

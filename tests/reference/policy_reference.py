@@ -156,3 +156,37 @@ def brute_force_budget(losses, costs, grids, lowers, budget):
     objective = np.where(spend <= budget + 1e-9, objective, np.inf)
     best = np.unravel_index(np.argmin(objective), objective.shape)
     return float(objective[best]), [float(m[best]) for m in mesh]
+
+
+def simulate_ss(reorder_point, order_up_to, demand, lead_time):
+    """Fill rate and cycle service level of (s,S) systems reviewed every period, with backorders.
+
+    Vectorized over series, a recursion over periods. At the start of each period, when the
+    inventory position is <= s, an order for S - position is placed; it arrives at the start of
+    period t + L, before that period's demand. A replenishment cycle is served if net stock is
+    >= 0 just before its order arrives (net stock only falls between arrivals). Returns
+    (fill, csl), each `(n_series,)`.
+    """
+    n_series, n_periods = demand.shape
+    arrivals = np.zeros((n_series, n_periods + lead_time + 1))
+    due = np.zeros((n_series, n_periods + lead_time + 1), dtype=bool)
+    net = order_up_to.astype(float).copy()
+    position = order_up_to.astype(float).copy()
+    filled = np.zeros(n_series)
+    cycles = np.zeros(n_series)
+    cycles_ok = np.zeros(n_series)
+    for t in range(n_periods):
+        ordering = position <= reorder_point
+        order = np.where(ordering, order_up_to - position, 0.0)
+        arrivals[:, t + lead_time] += order
+        due[:, t + lead_time] |= ordering
+        position += order
+        if t >= 1:  # net stock at the end of period t - 1, just before this period's arrivals
+            counted = due[:, t] & (t > 2 * lead_time)
+            cycles += counted
+            cycles_ok += counted & (net >= 0)
+        net += arrivals[:, t]
+        filled += np.minimum(np.maximum(net, 0.0), demand[:, t])
+        net -= demand[:, t]
+        position -= demand[:, t]
+    return filled / demand.sum(axis=1), cycles_ok / cycles
