@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from chispa import assert_df_equality
@@ -105,6 +106,38 @@ def test_spark_policy_stage_equals_the_pandas_face(spark, pipeline_runs):
         written.orderBy("sku_id", "location_id"), expected_df.orderBy("sku_id", "location_id"),
         ignore_nullable=True, allow_nan_equality=True,
     )
+
+
+def test_network_mode_store_policies_protect_the_placed_net_lead_time(pipeline_runs):
+    data, config, first, second, versions = pipeline_runs
+    assert config.network.enabled
+    policy = DeltaTable(f"{config.warehouse}/inventory_policy").to_pandas().set_index(["sku_id", "location_id"])
+    placement = DeltaTable(f"{config.warehouse}/echelon_policy").to_pandas()
+    stores = placement[placement["echelon"] == "store"].set_index(["sku_id", "location_id"])
+    panel = second.read("stage_series_panel").select("sku_id", "location_id", "lead_time_mean").toPandas()
+    panel = panel.set_index(["sku_id", "location_id"])["lead_time_mean"]
+    placed = stores.index.intersection(policy.index)
+    assert len(placed) > 0 and (stores["service_time_in"] > 0).any()
+    expected = panel.loc[placed] + stores.loc[placed, "service_time_in"] - stores.loc[placed, "service_time_out"]
+    np.testing.assert_allclose(policy.loc[placed, "lead_time_mean"], expected)
+    unplaced = policy.index.difference(stores.index)
+    np.testing.assert_allclose(policy.loc[unplaced, "lead_time_mean"], panel.loc[unplaced])
+    dcs = placement[placement["echelon"] == "dc"]
+    assert len(dcs) > 0 and (placement.groupby("sku_id")["sku_total_cost"].first()
+                             <= placement.groupby("sku_id")["sku_single_echelon_cost"].first() + 1e-9).all()
+
+
+def test_safety_stock_budget_binds_at_the_budgeted_store_only(pipeline_runs):
+    data, config, first, second, versions = pipeline_runs
+    policy = DeltaTable(f"{config.warehouse}/inventory_policy").to_pandas()
+    locations = DeltaTable(f"{config.warehouse}/stage_locations").to_pandas()
+    budgeted = set(locations.loc[locations["safety_stock_budget"].notna(), "location_id"])
+    assert len(budgeted) == 1
+    flagged = policy["exception"].fillna("").str.contains("target_unreachable_budget")
+    at_budgeted = policy["location_id"].isin(budgeted)
+    assert flagged[at_budgeted].any() and not flagged[~at_budgeted].any()
+    short = policy[flagged]
+    assert (short["expected_csl"] < short["service_level_target"]).all()
 
 
 def test_failed_stage_is_recorded_and_previous_version_stays_readable(spark, pipeline_runs, monkeypatch):

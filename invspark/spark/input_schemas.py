@@ -46,6 +46,7 @@ INPUT_COLUMNS: dict[str, tuple[InputColumn, ...]] = {
         ("source_id", "string", False),
         ("review_period", "double", False),
         ("capacity_units", "double", False),
+        ("safety_stock_budget", "double", False),
     ),
     "inventory": _cols(
         ("sku_id", "string", True),

@@ -1,8 +1,14 @@
-"""Stage `policy`: `invspark.stages.policy.policy_batch` over Arrow batches of series.
+"""Stage `policy`: echelon placement (network mode), then `policy_batch` over Arrow batches of series.
 
-The policy is row-wise, so the joined frame (demand distribution x lead times x item, inventory
-and location attributes) is processed with `mapInArrow`: no shuffle, one vectorized call per
-batch of up to `spark.sql.execution.arrow.maxRecordsPerBatch` series.
+With `network.enabled`, the stage first places safety stock across each SKU's DC -> store tree
+(`invspark.spark.echelon`, written to `echelon_policy`) and then gives each placed store the
+lead time its policy must protect: its own lead time plus the service time its DC commits to.
+
+The policy itself is row-wise, so the joined frame (demand distribution x lead times x item,
+inventory and location attributes) is processed with `mapInArrow`: no shuffle, one vectorized
+call per batch of up to `spark.sql.execution.arrow.maxRecordsPerBatch` series. Where locations
+carry a `safety_stock_budget`, the budget couples a location's SKUs, so the rows are grouped by a
+hash bucket of `location_id` instead (`applyInArrow`, one call per bucket of locations).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from invspark.config import RunConfig
+from invspark.spark import echelon
+from invspark.spark.arrow_udf import bucket_udf
 from invspark.spark.context import RunContext, StageResult
+from invspark.spark.stage_ingest import read_grid
 from invspark.stages.policy import POLICY_DDL, POLICY_SCHEMA, PolicySettings, policy_batch
 
 ITEM_COLUMNS = ("unit_cost", "holding_cost_rate", "ordering_cost", "case_pack", "moq", "service_level_target", "policy")
@@ -33,20 +42,25 @@ def policy_settings(config: RunConfig) -> PolicySettings:
     )
 
 
+def _policy_arrow(table: pa.Table, settings: PolicySettings) -> pa.Table:
+    result = policy_batch(table.to_pandas(), settings)
+    return pa.Table.from_pandas(result, schema=POLICY_SCHEMA, preserve_index=False)
+
+
 def _policy_batches(batches, settings: PolicySettings):
     for batch in batches:
         result = policy_batch(batch.to_pandas(), settings)
         yield pa.RecordBatch.from_pandas(result, schema=POLICY_SCHEMA, preserve_index=False)
 
 
-def policy_inputs(context: RunContext) -> DataFrame:
+def series_inputs(context: RunContext) -> DataFrame:
     """One row per series: its demand distribution with lead times, item, inventory and location attributes."""
     frame = context.read("demand_distribution").drop("run_id", "run_date", "lead_time_demand_mean", "lead_time_demand_std")
     panel = context.read("stage_series_panel").select("sku_id", "location_id", "lead_time_mean", "lead_time_std", "review_period")
     frame = frame.join(panel, ["sku_id", "location_id"], "left")
     items = context.read("stage_items").select("sku_id", *ITEM_COLUMNS)
     inventory = context.read("stage_inventory").select("sku_id", "location_id", *INVENTORY_COLUMNS)
-    locations = context.read("stage_locations").select("location_id", "capacity_units")
+    locations = context.read("stage_locations").select("location_id", "capacity_units", "safety_stock_budget")
     return (
         frame.join(items, "sku_id", "left")
         .join(inventory, ["sku_id", "location_id"], "left")
@@ -54,16 +68,39 @@ def policy_inputs(context: RunContext) -> DataFrame:
     )
 
 
+def policy_inputs(context: RunContext) -> DataFrame:
+    """What `policy_batch` gets: `series_inputs`, with the run's echelon placement applied in network mode."""
+    series = series_inputs(context)
+    if context.config.network.enabled:
+        series = echelon.with_network_lead_times(series, context.read("echelon_policy"))
+    return series
+
+
 def run(context: RunContext) -> StageResult:
-    inputs = policy_inputs(context)
-    policies = inputs.mapInArrow(partial(_policy_batches, settings=policy_settings(context.config)), POLICY_DDL)
+    settings = policy_settings(context.config)
+    _, grid = read_grid(context)
+    n_buckets = int(grid["n_buckets"])
+    summary = []
+    rows_out = 0
+    if context.config.network.enabled:
+        placed = echelon.place(context, series_inputs(context), settings, n_buckets)
+        rows_out += placed.num_rows
+        summary.append(echelon.placement_totals(context.read("echelon_policy")))
+    budgeted = context.read("stage_locations").where(F.col("safety_stock_budget").isNotNull()).count()
+    if budgeted:
+        policies = (
+            policy_inputs(context)
+            .groupBy(F.pmod(F.xxhash64("location_id"), F.lit(n_buckets)))
+            .applyInArrow(bucket_udf(_policy_arrow, settings=settings), POLICY_DDL)
+        )
+        summary.append(f"safety-stock budgets at {budgeted:,} location(s)")
+    else:
+        policies = policy_inputs(context).mapInArrow(partial(_policy_batches, settings=settings), POLICY_DDL)
     written = context.write(policies, "inventory_policy")
+    rows_out += written.num_rows
     exceptions = (
         context.read("inventory_policy").where(F.col("exception").isNotNull()).groupBy("exception").count().collect()
     )
     top = ", ".join(f"{r['exception']} {r['count']:,}" for r in sorted(exceptions, key=lambda r: -r["count"])[:4])
-    return StageResult(
-        rows_in=written.num_rows,
-        rows_out=written.num_rows,
-        summary=f"exceptions for review: {top or 'none'}",
-    )
+    summary.append(f"exceptions for review: {top or 'none'}")
+    return StageResult(rows_in=written.num_rows, rows_out=rows_out, summary="; ".join(summary))

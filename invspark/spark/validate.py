@@ -116,7 +116,7 @@ def row_rules(name: str, run_date: dt.date, weekly_weekday: int | None) -> list[
     non_negative = {
         "sales": ("units", "price", "on_hand", "revenue"),
         "items": ("unit_cost", "unit_price", "moq", "holding_cost_rate", "ordering_cost"),
-        "locations": ("capacity_units",),
+        "locations": ("capacity_units", "safety_stock_budget"),
         "inventory": ("on_order", "backorders"),
         "receipts": ("qty_ordered", "qty_received"),
         "dc_supply": ("available_units",),

@@ -17,6 +17,13 @@ Resolution per row (vectorized with pandas maps, no loop per row):
 - **policy**: the row's ``policy`` (items override) when given, else ``policy_by_segment`` looked
   up by the full ``segment``, then by ``"{abc}{xyz}"``, else ``default_policy``.
 - ``review_period`` missing -> ``default_review_period``; ``periods_per_year`` from the settings.
+
+Safety-stock budget: where the frame has ``safety_stock_budget`` (money per location, from
+``locations.safety_stock_budget``) the rows of each budgeted location are computed by
+:func:`invspark.policy.allocate_budget`, which spends the budget across the location's SKUs where
+it avoids the most units short per unit of money; ``expected_fill_rate`` / ``expected_csl`` then
+report the service each SKU reaches. A budget couples the rows of one location, so a batch must
+hold every row of each budgeted location (the Spark stage groups by a hash of ``location_id``).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 
 from invspark.errors import ConfigError
-from invspark.policy import POLICIES, SERVICE_LEVEL_TYPES, compute_policies
+from invspark.policy import POLICIES, SERVICE_LEVEL_TYPES, allocate_budget, compute_policies
 
 POLICY_SCHEMA = pa.schema([
     ("sku_id", pa.string()), ("location_id", pa.string()), ("policy", pa.string()),
@@ -172,7 +179,12 @@ def policy_batch(frame: pd.DataFrame, settings: PolicySettings) -> pd.DataFrame:
     and review period, and any item / inventory / location columns compute_policies reads.
     """
     resolved = resolve_targets_and_policies(frame, settings)
-    policies = compute_policies(resolved)
+    budget = _number(frame, "safety_stock_budget")
+    if budget.notna().any():
+        budgets = budget.groupby(frame["location_id"]).first().dropna()
+        policies = allocate_budget(resolved, budgets)
+    else:
+        policies = compute_policies(resolved)
     if "segment" not in policies.columns:
         policies["segment"] = None
     out = pd.DataFrame({name: policies[name].to_numpy() for name in POLICY_SCHEMA.names})
