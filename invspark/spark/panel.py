@@ -5,7 +5,13 @@ sales rows), attach the location's active periods, the planned promotions, the c
 the location, item attributes, lead times and review periods, and the ABC class (which needs the
 whole population's value shares). `invspark.stages.panel.densify_batch` then turns the lists into
 dense arrays batch by batch (`mapInArrow`, vectorized across the batch's series). Nothing but the
-grid origin and a value histogram ever reaches the driver.
+grid origin, a series-count estimate and a value histogram ever reaches the driver.
+
+The per-period aggregate of sales feeds the series lists, the locations' active periods, the
+category means and the ABC values, so it is persisted (memory and disk) until the panel is
+written: `Panel.release()` frees it. The bucket count comes from a HyperLogLog estimate of the
+series count (2% relative error is plenty to size buckets); the exact count is the panel write's
+row count.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import dataclasses
 from functools import partial
 
 import numpy as np
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -23,7 +30,11 @@ from invspark.stages.calendar import PeriodGrid
 from invspark.stages.panel import densify_batch
 
 ABC_SHARES = (0.80, 0.95)  # cumulative value share closing classes A and B (Pareto convention)
+# ABC value histogram: fixed log10 bins over [1e-6, 1e14) money, i.e. 0.01 decade (2.3%) per bin;
+# values outside fall into the end bins.
+ABC_LOG10_RANGE = (-6.0, 14.0)
 ABC_HISTOGRAM_BINS = 2000
+SERIES_COUNT_RSD = 0.02
 
 PANEL_DDL = (
     "sku_id string, location_id string, bucket int, category string, unit_cost double, unit_price double, "
@@ -37,8 +48,13 @@ PANEL_DDL = (
 class Panel:
     frame: DataFrame  # one row per series, columns of PANEL_DDL
     grid: PeriodGrid
-    n_series: int
     n_buckets: int
+    cached: tuple[DataFrame, ...] = ()
+
+    def release(self) -> None:
+        """Unpersist what building the panel cached; call after the panel is written."""
+        for frame in self.cached:
+            frame.unpersist()
 
 
 def history_grid(sales: DataFrame, config: RunConfig) -> PeriodGrid:
@@ -84,7 +100,7 @@ def build_panel(
         F.min("on_hand").alias("on_hand"),
         F.avg("price").alias("price"),
         F.max("promo").alias("promo"),
-    )
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     series = per_period.groupBy("sku_id", "location_id").agg(
         F.collect_list(F.struct("t", "units", "on_hand", "price", "promo")).alias("history")
     )
@@ -122,8 +138,10 @@ def build_panel(
     series = _attach_lead_times(series, lead_times, config)
     series = _attach_review_periods(series, tables.get("locations"), config)
 
-    n_series = series.count()
-    n_buckets = config.buckets.n_buckets(n_series)
+    estimate = per_period.agg(
+        F.approx_count_distinct(F.xxhash64("sku_id", "location_id"), SERIES_COUNT_RSD).alias("n")
+    ).collect()[0]["n"]
+    n_buckets = config.buckets.n_buckets(int(estimate))
     series = series.withColumn("bucket", F.pmod(F.xxhash64("sku_id", "location_id"), F.lit(n_buckets)).cast("int"))
     ordered = series.select(
         "sku_id", "location_id", "bucket", "category", "unit_cost", "unit_price", "abc",
@@ -132,7 +150,7 @@ def build_panel(
     )
     densify = partial(_densify_batches, n_periods=grid.n_periods, horizon=horizon)
     frame = ordered.mapInArrow(densify, PANEL_DDL)
-    return Panel(frame=frame, grid=grid, n_series=n_series, n_buckets=n_buckets)
+    return Panel(frame=frame, grid=grid, n_buckets=n_buckets, cached=(per_period,))
 
 
 def _densify_batches(batches, n_periods: int, horizon: int):
@@ -158,8 +176,8 @@ def abc_classes(per_period: DataFrame, items: DataFrame | None, grid: PeriodGrid
 
     Value = units x price (the row's price, else the item's unit_price, else 1). The cumulative
     share needs the whole population in value order; instead of a global sort, the values are
-    binned on a log scale (a small native aggregation), the class thresholds are found on that
-    histogram, and each series is classed by its value. Resolution: 2,000 log bins.
+    binned on a fixed log scale (ABC_LOG10_RANGE, one small native aggregation), the class
+    thresholds are found on that histogram, and each series is classed by its value's bin.
     """
     recent = per_period.where(F.col("t") >= grid.n_periods - int(round(config.periods_per_year)))
     if items is not None:
@@ -168,19 +186,18 @@ def abc_classes(per_period: DataFrame, items: DataFrame | None, grid: PeriodGrid
     else:
         price = F.coalesce(F.col("price"), F.lit(1.0))
     values = recent.groupBy("sku_id", "location_id").agg(F.sum(F.col("units") * price).alias("value"))
-    log_value = F.log10(F.greatest(F.col("value"), F.lit(1e-9)))
-    bounds = values.where(F.col("value") > 0).agg(F.min(log_value).alias("lo"), F.max(log_value).alias("hi")).collect()[0]
-    if bounds["lo"] is None:
-        return values.select("sku_id", "location_id", F.lit("C").alias("abc"))
-    lo, hi = float(bounds["lo"]), float(bounds["hi"]) + 1e-9
+    lo, hi = ABC_LOG10_RANGE
     width = (hi - lo) / ABC_HISTOGRAM_BINS
-    bin_of = F.floor((log_value - F.lit(lo)) / F.lit(width)).cast("int")
+    log_value = F.log10(F.greatest(F.col("value"), F.lit(1e-300)))
+    bin_of = F.least(F.greatest(F.floor((log_value - F.lit(lo)) / F.lit(width)), F.lit(0)), F.lit(ABC_HISTOGRAM_BINS - 1)).cast("int")
     histogram = (
         values.where(F.col("value") > 0).groupBy(bin_of.alias("bin")).agg(F.sum("value").alias("value")).collect()
     )
-    value_by_bin = np.zeros(ABC_HISTOGRAM_BINS + 1)
+    if not histogram:
+        return values.select("sku_id", "location_id", F.lit("C").alias("abc"))
+    value_by_bin = np.zeros(ABC_HISTOGRAM_BINS)
     for row in histogram:
-        value_by_bin[min(int(row["bin"]), ABC_HISTOGRAM_BINS)] += float(row["value"])
+        value_by_bin[int(row["bin"])] += float(row["value"])
     share_from_top = np.cumsum(value_by_bin[::-1])[::-1] / value_by_bin.sum()  # share of bins >= b
     # The lowest bin still inside class A: the cumulative share from the top first reaches 80% there.
     a_bin = int(np.max(np.nonzero(share_from_top >= ABC_SHARES[0])[0]))

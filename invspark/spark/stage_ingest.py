@@ -60,9 +60,12 @@ def run(context: RunContext) -> StageResult:
         context.write(lead_times, "stage_lead_times")
         lead_times = context.read("stage_lead_times").drop("run_id", "run_date")
         panel = build_panel(clean, config, lead_times)
-        context.write(panel.frame, "stage_series_panel")
+        try:
+            n_series = context.write(panel.frame, "stage_series_panel").num_rows
+        finally:
+            panel.release()
         grid_row = spark.createDataFrame(
-            [(panel.grid.origin, panel.grid.frequency, panel.grid.n_periods, config.horizon, panel.n_series, panel.n_buckets)],
+            [(panel.grid.origin, panel.grid.frequency, panel.grid.n_periods, config.horizon, n_series, panel.n_buckets)],
             GRID_DDL,
         )
         context.write(grid_row, "stage_grid")
@@ -76,7 +79,7 @@ def run(context: RunContext) -> StageResult:
         rows_in=counts.total_in,
         rows_out=used,
         rows_quarantined=counts.total_quarantined,
-        summary=f"{panel.n_series:,} series x {panel.grid.n_periods} periods in {panel.n_buckets} buckets; rows in: {per_table}",
+        summary=f"{n_series:,} series x {panel.grid.n_periods} periods in {panel.n_buckets} buckets; rows in: {per_table}",
     )
 
 
