@@ -182,6 +182,19 @@ def test_append_adds_rows_to_the_run(spark, tables, frame):
     assert sorted(r.run_id for r in got.select("run_id").distinct().collect()) == ["a", "b"]
 
 
+def test_write_removes_staging_folders_of_writes_that_died_long_ago(spark, tables, frame):
+    tables.write_table(frame(RUN_1, 3, "a"), "runs", RUN_1)
+    staging = os.path.join(tables.table_path("runs"), "_staging")
+    stale, recent = os.path.join(staging, "dead-write"), os.path.join(staging, "running-write")
+    for folder in (stale, recent):
+        os.makedirs(os.path.join(folder, "run_date=2012-01-04"))
+    day_and_a_bit = datetime.datetime.now().timestamp() - 25 * 3600
+    os.utime(stale, (day_and_a_bit, day_and_a_bit))
+    tables.write_table(frame(RUN_1, 2, "b"), "runs", RUN_1)
+    assert not os.path.exists(stale) and os.path.exists(recent)
+    assert tables.read_table("runs", RUN_1).count() == 2
+
+
 def test_empty_write_creates_table_and_clears_the_run(spark, tables, frame):
     empty = spark.createDataFrame([], SCHEMA)
     created = tables.write_table(empty, "allocation", RUN_1)

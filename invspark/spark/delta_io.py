@@ -51,6 +51,8 @@ BACKENDS = ("spark-delta", "delta-rs")
 WRITE_MODES = ("replace_run", "append")
 DELTA_EXTENSION_CLASS = "io.delta.sql.DeltaSparkSessionExtension"
 STAGING_FOLDER = "_staging"
+# A staging folder this old belongs to a write whose driver died (a write takes minutes, not a day).
+STALE_STAGING_SECONDS = 24 * 3600
 # Key of the commitInfo entry that ties a Delta version to the write that made it.
 WRITE_ID_KEY = "invspark.write_id"
 # Reader features that need no more than reading the files the log lists.
@@ -287,6 +289,7 @@ class _DeltaRsBackend:
         staging_uri = f"{path}/{STAGING_FOLDER}/{write_id}"
         moved: list[str] = []
         committed = False
+        _remove_stale_staging(filesystem, posixpath.join(table_root, STAGING_FOLDER))
         try:
             df.write.mode("errorifexists").partitionBy(PARTITION_COLUMN).parquet(staging_uri)
             staged = self._staged_files(filesystem, staging_root, run_date, path)
@@ -615,6 +618,25 @@ def _delete_file(filesystem: pafs.FileSystem, path: str) -> None:
         pass
     except OSError as error:  # an unreferenced file: readers never see it, vacuum removes it
         log.warning("could not delete abandoned file %s: %s", path, error)
+
+
+def _remove_stale_staging(filesystem: pafs.FileSystem, staging_dir: str) -> None:
+    """Delete the staging folders of writes that died more than STALE_STAGING_SECONDS ago.
+
+    Readers never see them (nothing in the log points there); this only frees the space. Folders
+    whose store reports no modification time (object stores) are left to the storage lifecycle."""
+    try:
+        entries = filesystem.get_file_info(pafs.FileSelector(staging_dir, allow_not_found=True))
+    except OSError as error:
+        log.warning("could not list %s: %s", staging_dir, error)
+        return
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for entry in entries:
+        if entry.type == pafs.FileType.Directory and entry.mtime is not None:
+            mtime = entry.mtime if entry.mtime.tzinfo else entry.mtime.replace(tzinfo=datetime.timezone.utc)
+            if (now - mtime).total_seconds() > STALE_STAGING_SECONDS:
+                log.info("removing the staging folder of an interrupted write: %s", entry.path)
+                _delete_dir(filesystem, entry.path)
 
 
 def _delete_dir(filesystem: pafs.FileSystem, path: str) -> None:
