@@ -341,3 +341,15 @@ def test_ensemble_is_not_scored_in_a_fold_without_an_older_fold(result):
     _, _, out = result
     folds = {e["fold"] for bt in out["backtest"] for e in bt if e["model"] == "ensemble"}
     assert folds == {1, 2}
+
+
+def test_result_does_not_depend_on_the_order_of_the_rows(result):
+    panel, _, out = result
+    shuffled = np.random.default_rng(3).permutation(len(panel))
+    again = forecast_bucket(panel.iloc[shuffled].reset_index(drop=True), SETTINGS)
+    assert again["sku_id"].tolist() == panel["sku_id"].iloc[shuffled].tolist()  # input order kept
+    expected = out.iloc[shuffled].reset_index(drop=True)
+    for column in ("model", "segment", "distribution"):
+        assert again[column].tolist() == expected[column].tolist()
+    np.testing.assert_allclose(lists(again, "mean"), lists(expected, "mean"), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(lists(again, "p90"), lists(expected, "p90"), rtol=1e-9, atol=1e-12)

@@ -38,9 +38,8 @@ def forecast_settings(config: RunConfig, grid: PeriodGrid) -> ForecastSettings:
 
 
 def _forecast_arrow(table: pa.Table, settings: ForecastSettings) -> pa.Table:
-    """applyInArrow glue: one bucket's panel rows in (put in key order, so that the result does not
-    depend on the order the shuffle delivered them), its packed forecasts out."""
-    table = table.sort_by([("sku_id", "ascending"), ("location_id", "ascending")])
+    """applyInArrow glue: one bucket's panel rows in, its packed forecasts out (`forecast_bucket`
+    puts the rows in key order itself, whatever order the shuffle delivered them in)."""
     result = forecast_bucket(table.to_pandas(), settings)
     return pa.Table.from_pandas(result, schema=FORECAST_BUCKET_SCHEMA, preserve_index=False)
 

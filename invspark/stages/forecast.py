@@ -399,12 +399,23 @@ def _segments(units: np.ndarray, censored: np.ndarray, abc: np.ndarray, settings
 def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataFrame:
     """Forecast every series of one bucket; one output row per input row (schema :data:`FORECAST_BUCKET_SCHEMA`).
 
+    The rows are processed in key order (``sku_id``, ``location_id``) and returned in the input's
+    order, so pooled quantities (conformal residual pools, segment scores, the global model) do not
+    depend on the order in which the rows arrived.
+
     ``panel``: one row per series with the series-panel columns (length-T lists ``units``,
     ``censored``, ``price``, ``promo``, ``category_mean_units``; length-H ``future_price``,
     ``future_promo``; scalars ``category``, ``lead_time_mean``, ``lead_time_std``,
     ``review_period``, ``abc``). Returns the columns of :data:`FORECAST_BUCKET_SCHEMA`; list
     columns are pyarrow-backed (``pd.ArrowDtype``).
     """
+    key_order = np.lexsort((panel["location_id"].to_numpy(dtype=object).astype(str),
+                            panel["sku_id"].to_numpy(dtype=object).astype(str)))
+    result = _forecast_in_key_order(panel.iloc[key_order].reset_index(drop=True), settings)
+    return result.iloc[np.argsort(key_order)].reset_index(drop=True)
+
+
+def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataFrame:
     matrices = panel_matrices(panel, settings)
     n_series = len(panel)
     T, H, levels = settings.n_periods, settings.horizon, tuple(sorted(settings.quantiles))
