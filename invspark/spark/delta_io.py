@@ -19,6 +19,10 @@ Backends (chosen once per `DeltaTables`, logged at INFO, exposed as `.backend`):
   moved and staged files are deleted, so the previous version stays the table's state. Reading
   goes through the log (`DeltaTable.file_uris()`), never through a folder listing, which would
   also return logically removed files.
+
+Schema: both backends add a column that the written rows have and the table lacks (Delta's
+`mergeSchema`; rows written before read it as null), so a release that adds an output column
+needs no migration; a missing column or a changed type is refused and the table is unchanged.
 """
 
 from __future__ import annotations
@@ -231,7 +235,9 @@ class _SparkDeltaBackend:
     ) -> WriteResult:
         from delta.tables import DeltaTable as SparkDeltaTable
 
-        writer = df.write.format("delta").partitionBy(PARTITION_COLUMN)
+        # mergeSchema: a new column is added to the table (as the delta-rs backend does); a
+        # missing column or a changed type is still refused by Delta.
+        writer = df.write.format("delta").partitionBy(PARTITION_COLUMN).option("mergeSchema", "true")
         if mode == "replace_run":
             # Delta checks that every written row satisfies the predicate and fails otherwise.
             writer = writer.mode("overwrite").option("replaceWhere", replace_where(run_date))
@@ -296,8 +302,8 @@ class _DeltaRsBackend:
             footers = [pq.read_metadata(f.staged_path, filesystem=filesystem) for f in staged]
             written_schema = self._written_schema(df, footers, path)
             table = self._open(path)
-            if table is not None:
-                _check_schema(table, written_schema, path)
+            if table is not None and _added_columns(table, written_schema, path):
+                table = self._open(path)
             for staged_file in staged:
                 destination = posixpath.join(table_root, staged_file.relative_path)
                 filesystem.create_dir(posixpath.dirname(destination), recursive=True)
@@ -444,7 +450,8 @@ class _DeltaRsBackend:
                 if not DeltaTable.is_deltatable(path):
                     raise
             table = DeltaTable(path)
-            _check_schema(table, written_schema, path)
+            if _added_columns(table, written_schema, path):
+                table = DeltaTable(path)
         if mode == "replace_run":
             table.create_write_transaction(
                 actions,
@@ -508,8 +515,24 @@ class _DeltaRsBackend:
         return frame
 
 
-def _check_schema(table, written_schema: pa.Schema, path: str) -> None:
-    """Refuse files whose columns or types differ from the table's (compared as Delta types)."""
+def _added_columns(table, written_schema: pa.Schema, path: str) -> list[str]:
+    """Check the schema (`_check_schema`) and add the new columns to the table; return their names.
+
+    Schema evolution: a column that only the new files have is added to the table's schema first
+    (a metadata-only commit, `TableAlterer.add_columns`; rows written before read it as null),
+    like Spark Delta's `mergeSchema`. A missing column or a changed type is refused."""
+    from deltalake import Field
+
+    added = _check_schema(table, written_schema, path)
+    if added:
+        log.warning("adding column(s) %s to %s: rows written before read them as null", added, path)
+        table.alter.add_columns([Field.from_arrow(written_schema.field(name)) for name in added])
+    return added
+
+
+def _check_schema(table, written_schema: pa.Schema, path: str) -> list[str]:
+    """Refuse files that lack a column of the table or change its type (compared as Delta types);
+    return the names of the columns the files add."""
     from deltalake import Schema
 
     table_types = _delta_types(table.schema())
@@ -521,8 +544,8 @@ def _check_schema(table, written_schema: pa.Schema, path: str) -> None:
         for name in set(table_types) & set(written_types)
         if table_types[name] != written_types[name]
     )
-    if not (extra or missing or changed):
-        return
+    if not (missing or changed):
+        return extra
     problems = []
     if extra:
         problems.append(
@@ -543,8 +566,8 @@ def _check_schema(table, written_schema: pa.Schema, path: str) -> None:
     raise TableWriteError(
         f"refusing to write {path}: the DataFrame's schema differs from the table's: "
         + "; ".join(problems)
-        + ". Select and cast the DataFrame's columns to the table schema (schema changes need a "
-        "migration, see CONTRACTS.md). The table is unchanged."
+        + ". Select and cast the DataFrame's columns to the table schema (columns may be added; "
+        "removing or retyping one needs a migration, see CONTRACTS.md). The table is unchanged."
     )
 
 
