@@ -15,7 +15,8 @@ Input columns (CONTRACTS.md `inventory_policy` / pure-Python faces) and their de
 | `service_level_type` | 'csl' ('csl' or 'fill_rate') |
 | `service_level_target` | null: the row is cost-optimal, which needs `stockout_cost` |
 | `policy` | 'RS' ('sQ', 'RS', 'sS', 'RsS') |
-| `distribution` | 'normal' ('normal', 'poisson', 'negbin', 'gamma', 'empirical'; see kernels.demand_over_interval: 'empirical' is fitted as a gamma with the same two moments) |
+| `distribution` | 'normal' ('normal', 'poisson', 'negbin', 'gamma', 'empirical'; see kernels.demand_over_interval) |
+| `demand_shape` (list of floats at kernels.empirical_quantiles.SHAPE_LEVELS) | null: an 'empirical' row without one is fitted as a gamma with its two moments |
 | `unit_cost`, `holding_cost_rate` (per year) | null |
 | `periods_per_year` | 52 (converts holding_cost_rate to per period) |
 | `holding_cost` (per unit per period) | unit_cost * holding_cost_rate / periods_per_year |
@@ -65,6 +66,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from invspark.errors import InputDataError
 from invspark.kernels import budget as budget_kernel
@@ -72,6 +75,7 @@ from invspark.kernels import cost_policies, order_rounding, service_policies
 from invspark.kernels.undershoot import plus_undershoot
 from invspark.kernels.demand_over_interval import (
     DISTRIBUTIONS,
+    N_KNOTS,
     IntervalDemand,
     demand_over_interval,
     select,
@@ -178,7 +182,21 @@ def _read_inputs(frame: pd.DataFrame) -> dict[str, np.ndarray]:
                   _holding_cost_per_period(inputs),
                   "cost-optimal rows (no service_level_target) need a positive holding_cost per "
                   "unit per period, or unit_cost and holding_cost_rate")
+    inputs["demand_shape"] = _shape_matrix(frame)
     return inputs
+
+
+def _shape_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """`demand_shape` as `(n, N_KNOTS)` floats, NaN rows where absent or of another length."""
+    shape = np.full((len(frame), N_KNOTS), np.nan)
+    if "demand_shape" not in frame.columns or len(frame) == 0:
+        return shape
+    lists = pa.array(frame["demand_shape"], type=pa.list_(pa.float64()), from_pandas=True)
+    given = pc.fill_null(pc.equal(pc.list_value_length(lists), N_KNOTS), False)
+    if pc.any(given).as_py():
+        values = lists.filter(given).flatten().to_numpy(zero_copy_only=False)
+        shape[given.to_numpy(zero_copy_only=False)] = values.reshape(-1, N_KNOTS)
+    return shape
 
 
 def _holding_cost_per_period(inputs) -> np.ndarray:
@@ -220,10 +238,11 @@ def _solve(frame: pd.DataFrame) -> _Batch:
     lead_missing = np.isnan(inputs["lead_time_mean"])
     usable = ~no_history & ~lead_missing
 
+    shape = inputs["demand_shape"]
     lead = demand_over_interval(mu, sigma, inputs["lead_time_mean"], inputs["lead_time_std"],
-                                np.zeros(n), distribution)
+                                np.zeros(n), distribution, shape)
     periodic = demand_over_interval(mu, sigma, inputs["lead_time_mean"],
-                                    inputs["lead_time_std"], review, distribution)
+                                    inputs["lead_time_std"], review, distribution, shape)
     over_review = np.isin(policy, ("RS", "RsS"))
     protection = select(over_review, periodic, lead)
     # (s,S) and (R,s,S) order from s - U: protect X + U, U the undershoot of one period's

@@ -69,7 +69,8 @@ def test_one_row_per_series_and_every_column_filled(result):
     panel, _, out = result
     assert list(out.columns) == FORECAST_BUCKET_SCHEMA.names
     assert out[["sku_id", "location_id"]].equals(panel[["sku_id", "location_id"]])
-    assert not out.drop(columns="backtest").isna().any().any()
+    assert not out.drop(columns=["backtest", "demand_shape"]).isna().any().any()
+    assert out["demand_shape"].isna().to_numpy().tolist() == (out["distribution"] != "empirical").tolist()
     table = pa.Table.from_pandas(out, schema=FORECAST_BUCKET_SCHEMA, preserve_index=False)
     assert table.num_rows == len(panel)
     established = out["lifecycle"] != "new"
@@ -353,3 +354,24 @@ def test_result_does_not_depend_on_the_order_of_the_rows(result):
         assert again[column].tolist() == expected[column].tolist()
     np.testing.assert_allclose(lists(again, "mean"), lists(expected, "mean"), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(lists(again, "p90"), lists(expected, "p90"), rtol=1e-9, atol=1e-12)
+
+
+def test_lumpy_non_count_series_get_an_empirical_shape_others_none():
+    """Lumpy demand in non-integer sizes (kilograms) is 'empirical': its row carries the
+    standardized quantiles of its forecast error over lead time + review period, non-decreasing
+    and standardized (RMS 1 around the pool, so the knots span a few units); count series carry none."""
+    from invspark.kernels.empirical_quantiles import SHAPE_LEVELS
+
+    panel, _ = make_panel(n=80, n_new=0)
+    rng = np.random.default_rng(5)
+    sizes = rng.gamma(0.8, 7.3, (40, T + H)) * (rng.random((40, T + H)) < 0.25)  # ADI 4, CV^2 > 0.49
+    panel.loc[:39, "units"] = pd.Series(list(np.round(sizes[:, :T], 3)), index=range(40))
+    out = forecast_bucket(panel, SETTINGS)
+    empirical = out["distribution"].to_numpy() == "empirical"
+    assert empirical[:40].mean() > 0.5 and not empirical[40:].any()
+    assert out["demand_shape"].isna().to_numpy().tolist() == (~empirical).tolist()
+    shapes = out["demand_shape"].to_numpy(dtype=object)
+    matrix = np.stack(shapes[empirical])
+    assert matrix.shape[1] == len(SHAPE_LEVELS)
+    assert (np.diff(matrix, axis=1) >= -1e-12).all()
+    assert (matrix[:, 0] < 0).all() and (matrix[:, -1] > 0).all() and (np.abs(matrix) < 20).all()

@@ -343,3 +343,32 @@ def test_snyder_shen_example_4_7_poisson_base_stock_through_the_face():
                                  service_level_target=np.nan, holding_cost=1.0,
                                  stockout_cost=4.0))
     assert out["order_up_to"][0] == 8.0
+
+
+# --- empirical distribution from the forecast's error shape --------------------------------------
+
+def _uniform_shape():
+    from invspark.kernels.empirical_quantiles import SHAPE_LEVELS
+
+    return list(np.sqrt(3.0) * (2.0 * np.asarray(SHAPE_LEVELS) - 1.0))  # U(-sqrt3, sqrt3): std 1
+
+
+def test_empirical_rows_use_the_demand_shape_quantiles_and_fall_back_to_gamma_without_one():
+    """RS over L + R = 4 periods, sigma 2 per period: X ~ mean 40 + 4 x U(-sqrt3, sqrt3), so
+    S(q) = 40 + 4 sqrt3 (2q - 1); a row without a shape gets the gamma with the same moments."""
+    out = compute_policies(frame(distribution="empirical", demand_mean=10.0, demand_std=2.0,
+                                 lead_time_mean=3.0, review_period=1.0,
+                                 service_level_target=[0.9, 0.97, 0.9],
+                                 demand_shape=[_uniform_shape(), _uniform_shape(), None]))
+    np.testing.assert_allclose(out["order_up_to"][:2], 40 + 4 * np.sqrt(3) * (2 * np.array([0.9, 0.97]) - 1))
+    np.testing.assert_allclose(out["expected_csl"], [0.9, 0.97, 0.9])
+    gamma = stats.gamma(a=40.0**2 / 16.0, scale=16.0 / 40.0)
+    assert out["order_up_to"][2] == pytest.approx(gamma.ppf(0.9))
+
+
+def test_empirical_fill_rate_level_meets_its_target():
+    out = compute_policies(frame(distribution="empirical", demand_mean=10.0, demand_std=6.0,
+                                 lead_time_mean=2.0, review_period=1.0, policy=["RS", "sQ", "sS"],
+                                 service_level_type="fill_rate", service_level_target=0.95,
+                                 demand_shape=[_uniform_shape()] * 3))
+    np.testing.assert_allclose(out["expected_fill_rate"], 0.95, atol=1e-6)

@@ -259,3 +259,46 @@ def test_undershoot_of_integer_lumps_matches_the_discrete_equilibrium_distributi
         assert p.sum() == pytest.approx(1.0)
         assert mean[i] == pytest.approx((k * p).sum())
         assert var[i] == pytest.approx((k**2 * p).sum() - (k * p).sum() ** 2)
+
+
+# --- empirical (quantile-knot) distribution ----------------------------------------------------
+
+def _uniform_knots(low, high):
+    from invspark.kernels import empirical_quantiles as eq
+
+    u = np.asarray(eq.SHAPE_LEVELS)
+    return np.asarray(low, dtype=float)[:, None] + u[None, :] * (np.asarray(high) - np.asarray(low))[:, None]
+
+
+def test_empirical_knots_of_a_uniform_give_the_uniform_quantiles_cdf_and_loss():
+    """X ~ U(a, b): F^-1(q) = a + q (b - a), F(y) = (y - a) / (b - a) and
+    E[(X - y)^+] = (b - y)^2 / (2 (b - a)) inside [a, b], (a + b) / 2 - y below a."""
+    from invspark.kernels import empirical_quantiles as eq
+
+    a, b = np.array([2.0, 0.0, 5.0]), np.array([10.0, 1.0, 6.0])
+    points = _uniform_knots(a, b)
+    q = np.array([0.9, 0.33, 0.999])
+    np.testing.assert_allclose(eq.ppf(points, q), a + q * (b - a))
+    y = np.array([4.0, -1.0, 7.0])
+    np.testing.assert_allclose(eq.cdf(points, y), [0.25, 0.0, 1.0])
+    np.testing.assert_allclose(eq.loss(points, y), [(10 - 4.0) ** 2 / 16, 0.5 + 1.0, 0.0])
+    mean, std = eq.moments(points)
+    np.testing.assert_allclose(mean, (a + b) / 2)
+    np.testing.assert_allclose(std, (b - a) / np.sqrt(12))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_empirical_cdf_inverts_ppf_and_loss_matches_sampling(seed):
+    from invspark.kernels import empirical_quantiles as eq
+
+    rng = np.random.default_rng(seed)
+    shape = np.sort(rng.standard_t(3, size=(4, len(eq.SHAPE_LEVELS))), axis=1)
+    points = eq.knots(rng.uniform(0, 20, 4), rng.uniform(0.5, 8, 4), shape)  # atoms at 0 possible
+    q = rng.uniform(0.01, 0.99, 4)
+    level = eq.ppf(points, q)
+    assert (eq.cdf(points, level) >= q - 1e-9).all()
+    draws = eq.ppf(np.repeat(points, 20_000, axis=0), rng.uniform(0, 1, 4 * 20_000)).reshape(4, -1)
+    y = rng.uniform(0, 25, 4)
+    sampled = np.maximum(draws - y[:, None], 0.0).mean(axis=1)
+    np.testing.assert_allclose(eq.loss(points, y), sampled, rtol=0.05, atol=0.02)

@@ -19,9 +19,10 @@ The family of X per series follows the declared per-period `distribution`:
 - ``negbin``: negative binomial fitted to the two moments (exact for a fixed interval, since a sum
   of i.i.d. NB(n, p) is NB(T n, p)); under-dispersed rows (Var <= E) fall back to Poisson.
 - ``gamma``: Gamma fitted to the two moments.
-- ``empirical``: the frame carries only the two moments of the empirical distribution, so it is
-  treated as ``gamma`` with those moments: non-negative and right-skewed like observed demand, and
-  a smooth quantile function. Callers wanting the sample quantiles must pass them separately.
+- ``empirical``: with the series' ``demand_shape`` (the standardized quantiles of its forecast
+  error over the protection interval, measured on the backtest; kernels.empirical_quantiles), X
+  is the interpolated empirical distribution with knots ``max(0, E[X] + z_k sd[X])``; without a
+  shape it is treated as ``gamma`` with the two moments.
 - any family with E[X] = 0 or Var[X] = 0: a point mass at E[X] (``deterministic``).
 
 `IntervalDemand` holds the fitted parameters and evaluates cdf, quantiles and the loss function
@@ -35,20 +36,23 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from invspark.kernels import loss_functions
+from invspark.kernels import empirical_quantiles, loss_functions
 
-NORMAL, POISSON, NEGBIN, GAMMA, DETERMINISTIC = 0, 1, 2, 3, 4
+NORMAL, POISSON, NEGBIN, GAMMA, DETERMINISTIC, EMPIRICAL = 0, 1, 2, 3, 4, 5
 FAMILY_NAMES = {NORMAL: "normal", POISSON: "poisson", NEGBIN: "negbin", GAMMA: "gamma",
-                DETERMINISTIC: "deterministic"}
+                DETERMINISTIC: "deterministic", EMPIRICAL: "empirical"}
+N_KNOTS = len(empirical_quantiles.SHAPE_LEVELS)
 DISTRIBUTIONS = ("normal", "poisson", "negbin", "gamma", "empirical")
 
 
 @dataclass(frozen=True)
 class IntervalDemand:
-    """Demand over a protection interval for `n_series` series; every field is `(n_series,)`.
+    """Demand over a protection interval for `n_series` series; every field is `(n_series,)`
+    except `knots` `(n_series, N_KNOTS)`.
 
-    `family` holds the codes NORMAL..DETERMINISTIC; `mean`, `std` the two moments; the fitted
-    parameters are `nb_n`, `nb_p` (scipy nbinom), `gamma_shape`, `gamma_scale` (NaN where unused).
+    `family` holds the codes NORMAL..EMPIRICAL; `mean`, `std` the two moments; the fitted
+    parameters are `nb_n`, `nb_p` (scipy nbinom), `gamma_shape`, `gamma_scale` and, for
+    EMPIRICAL, the quantile `knots` at empirical_quantiles.SHAPE_LEVELS (NaN where unused).
     Discrete families (Poisson, negbin) have integer quantiles.
     """
 
@@ -59,6 +63,7 @@ class IntervalDemand:
     nb_p: np.ndarray
     gamma_shape: np.ndarray
     gamma_scale: np.ndarray
+    knots: np.ndarray
 
     @property
     def discrete(self) -> np.ndarray:
@@ -89,6 +94,9 @@ class IntervalDemand:
         if m[DETERMINISTIC].any():
             i = m[DETERMINISTIC]
             out[i] = (x[i] >= self.mean[i]).astype(np.float64)
+        if m[EMPIRICAL].any():
+            i = m[EMPIRICAL]
+            out[i] = empirical_quantiles.cdf(self.knots[i], x[i])
         return out
 
     def ppf(self, q) -> np.ndarray:
@@ -111,6 +119,9 @@ class IntervalDemand:
         if m[DETERMINISTIC].any():
             i = m[DETERMINISTIC]
             out[i] = self.mean[i]
+        if m[EMPIRICAL].any():
+            i = m[EMPIRICAL]
+            out[i] = empirical_quantiles.ppf(self.knots[i], q[i])
         return out
 
     def loss(self, x) -> np.ndarray:
@@ -133,6 +144,9 @@ class IntervalDemand:
         if m[DETERMINISTIC].any():
             i = m[DETERMINISTIC]
             out[i] = np.maximum(self.mean[i] - x[i], 0.0)
+        if m[EMPIRICAL].any():
+            i = m[EMPIRICAL]
+            out[i] = empirical_quantiles.loss(self.knots[i], x[i])
         return out
 
     def take(self, index) -> "IntervalDemand":
@@ -155,13 +169,14 @@ def interval_moments(demand_mean, demand_std, lead_time_mean, lead_time_std, rev
 
 
 def demand_over_interval(
-    demand_mean, demand_std, lead_time_mean, lead_time_std, review_period, distribution
+    demand_mean, demand_std, lead_time_mean, lead_time_std, review_period, distribution, demand_shape=None
 ) -> IntervalDemand:
     """Fit the demand over L + R periods for every series (see the module docstring).
 
     `demand_mean`, `demand_std` per period; `lead_time_mean`, `lead_time_std`, `review_period` in
     periods (pass review_period = 0 for a continuous-review protection interval of L);
-    `distribution`: array of names from DISTRIBUTIONS. All `(n_series,)`.
+    `distribution`: array of names from DISTRIBUTIONS. All `(n_series,)`. `demand_shape`:
+    optional `(n_series, N_KNOTS)` standardized quantiles, used by `empirical` rows that have one.
     """
     distribution = np.asarray(distribution, dtype=object)
     mu = np.asarray(demand_mean, dtype=np.float64)
@@ -177,7 +192,28 @@ def demand_over_interval(
     family[(distribution == "negbin") & over_dispersed] = NEGBIN
     family[is_poisson & (lead_std > 0) & over_dispersed] = NEGBIN
     family[(distribution == "gamma") | (distribution == "empirical")] = GAMMA
-    return fit_family(mean, var, family)
+    fitted = fit_family(mean, var, family)
+    if demand_shape is None:
+        return fitted
+    shape = np.asarray(demand_shape, dtype=np.float64)
+    shaped = (distribution == "empirical") & np.isfinite(shape).all(axis=1) & (fitted.family != DETERMINISTIC)
+    return with_shape(fitted, shaped, shape)
+
+
+def with_shape(demand: IntervalDemand, rows, shape) -> IntervalDemand:
+    """`demand` with `rows` turned EMPIRICAL: knots at mean + shape x std of those rows' moments;
+    their mean and std become those of the interpolated distribution."""
+    rows = np.asarray(rows, dtype=bool)
+    if not rows.any():
+        return demand
+    knots = demand.knots.copy()
+    knots[rows] = empirical_quantiles.knots(demand.mean[rows], demand.std[rows], np.asarray(shape)[rows])
+    mean, std = demand.mean.copy(), demand.std.copy()
+    mean[rows], std[rows] = empirical_quantiles.moments(knots[rows])
+    family = np.where(rows, EMPIRICAL, demand.family).astype(np.int8)
+    nan = np.where(rows, np.nan, 1.0)
+    return IntervalDemand(mean, std, family, demand.nb_n * nan, demand.nb_p * nan, demand.gamma_shape * nan,
+                          demand.gamma_scale * nan, knots)
 
 
 def fit_family(mean, var, family) -> IntervalDemand:
@@ -202,7 +238,7 @@ def fit_family(mean, var, family) -> IntervalDemand:
     safe_mean = np.where(gamma, mean, 1.0)
     gamma_shape = np.where(gamma, mean**2 / np.where(gamma, var, 1.0), np.nan)
     gamma_scale = np.where(gamma, var / safe_mean, np.nan)
-    return IntervalDemand(mean, std, family, nb_n, nb_p, gamma_shape, gamma_scale)
+    return IntervalDemand(mean, std, family, nb_n, nb_p, gamma_shape, gamma_scale, np.full((len(mean), N_KNOTS), np.nan))
 
 
 def gamma_lead_time_poisson_demand(demand_rate, lead_time_mean, lead_time_std):
@@ -223,6 +259,6 @@ def select(mask, when_true: IntervalDemand, when_false: IntervalDemand) -> Inter
     """Row-wise choice between two fits of the same series: `when_true` where `mask`."""
     mask = np.asarray(mask, dtype=bool)
     return IntervalDemand(*(
-        np.where(mask, getattr(when_true, f), getattr(when_false, f))
+        np.where(mask.reshape(-1, *([1] * (getattr(when_true, f).ndim - 1))), getattr(when_true, f), getattr(when_false, f))
         for f in IntervalDemand.__dataclass_fields__
     ))

@@ -124,6 +124,26 @@ def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: Sequence[
     return pool_by_group(cumulative, group_levels, reducer, min_points)[:, 0, :]
 
 
+def cumulative_error_shape(
+    scaled_residuals: np.ndarray, group_levels: Sequence[np.ndarray], levels: Sequence[float], min_points: int = 50
+) -> np.ndarray:
+    """Standardized quantiles of the cumulative scaled forecast error, pooled per group.
+
+    For every group and horizon step ``h``: the conformal quantiles (:func:`column_quantiles`) of
+    ``sum_{j<=h} r_j`` divided by its RMS (:func:`cumulative_error_scale`'s statistic), i.e. the
+    error distribution's shape in units of its own scale, bias included. Returns
+    ``(n_series, n_levels, horizon)``; 0 where a step has no residual.
+    """
+    cumulative = np.cumsum(scaled_residuals, axis=2)  # (F, n, H); NaN propagates
+
+    def reducer(points: np.ndarray) -> np.ndarray:
+        count = (~np.isnan(points)).sum(axis=0)  # (H,)
+        rms = np.sqrt(np.nansum(points**2, axis=0) / np.maximum(count, 1))  # (H,)
+        return column_quantiles(points, levels) / np.where(rms > 0, rms, 1.0)[None, :]
+
+    return pool_by_group(cumulative, group_levels, reducer, min_points)
+
+
 def quantile_forecasts(mean: np.ndarray, scale: np.ndarray, scaled_quantiles: np.ndarray) -> np.ndarray:
     """Forecast quantiles ``(n_levels, n, H)``: ``max(0, mean + scale * Q)`` made non-decreasing over levels.
 

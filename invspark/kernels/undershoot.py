@@ -21,15 +21,20 @@ with E[D^2] = v + m^2 and E[D^3] = mu_3 + 3 m v + m^3 from D's mean m, variance 
 central moment mu_3 (0 for the normal; 2 v^2 / m - v for the Poisson and negative binomial;
 2 v^2 / m for the gamma). X and U are independent, so X + U has mean E[X] + E[U] and variance
 Var[X] + Var[U]; it is refitted in X's family (a Poisson made over-dispersed becomes a negative
-binomial). All arrays are `(n_series,)`.
+binomial; an empirical distribution is moved and stretched: knots ``E[X+U] + (x_k - E[X]) sd[X+U] /
+sd[X]``). All arrays are `(n_series,)`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from invspark.kernels import empirical_quantiles
 from invspark.kernels.demand_over_interval import (
     DETERMINISTIC,
+    EMPIRICAL,
     GAMMA,
     NEGBIN,
     NORMAL,
@@ -70,4 +75,19 @@ def plus_undershoot(protection: IntervalDemand, lump: IntervalDemand) -> tuple[I
     family = np.where(protection.family == DETERMINISTIC, NORMAL, protection.family)
     family = np.where((family == POISSON) & (var > mean * (1.0 + 1e-9)), NEGBIN, family)
     family = np.where((family == NEGBIN) & ~(var > mean * (1.0 + 1e-9)), POISSON, family)
-    return fit_family(mean, var, family), mean_u
+    empirical = protection.family == EMPIRICAL
+    fitted = fit_family(mean, var, np.where(empirical, NORMAL, family))
+    if not empirical.any():
+        return fitted, mean_u
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stretch = np.where(protection.std > 0, np.sqrt(var) / protection.std, 1.0)[:, None]
+    knots = np.where(
+        empirical[:, None],
+        np.maximum(mean[:, None] + (protection.knots - protection.mean[:, None]) * stretch, 0.0),
+        fitted.knots,
+    )
+    shifted = dataclasses.replace(fitted, family=np.where(empirical, EMPIRICAL, fitted.family).astype(np.int8),
+                                  knots=knots)
+    moved_mean, moved_std = empirical_quantiles.moments(knots[empirical])
+    shifted.mean[empirical], shifted.std[empirical] = moved_mean, moved_std
+    return shifted, mean_u

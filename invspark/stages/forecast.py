@@ -45,6 +45,7 @@ import pyarrow as pa
 from invspark.errors import ConfigError, InputDataError
 from invspark.kernels.forecast_models import MODELS
 from invspark.kernels import demand_distribution, forecast_intervals, forecast_metrics, segmentation
+from invspark.kernels.empirical_quantiles import SHAPE_LEVELS
 from invspark.kernels.global_model import GlobalModelSettings, forecast_global
 
 SEASON_LENGTH = {"D": 7, "W": 52, "M": 12}
@@ -73,6 +74,7 @@ FORECAST_BUCKET_SCHEMA = pa.schema([
     ("xyz", pa.string()), ("demand_pattern", pa.string()), ("lifecycle", pa.string()), ("model", pa.string()),
     ("distribution", pa.string()), ("demand_mean", pa.float64()), ("demand_std", pa.float64()),
     ("lead_time_demand_mean", pa.float64()), ("lead_time_demand_std", pa.float64()),
+    ("demand_shape", pa.list_(pa.float64())),
     ("mean", pa.list_(pa.float64())), ("p10", pa.list_(pa.float64())), ("p50", pa.list_(pa.float64())),
     ("p90", pa.list_(pa.float64())), ("p95", pa.list_(pa.float64())), ("p99", pa.list_(pa.float64())),
     ("backtest", _BACKTEST_TYPE),
@@ -553,6 +555,18 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     for key in ("demand_mean", "demand_std", "lead_time_demand_mean", "lead_time_demand_std"):
         out[key] = np.where(no_forecast, np.nan, interval[key])
     frame = pd.DataFrame(out)
+    # empirical rows: the standardized shape of the error over the protection interval (the step
+    # that covers lead time + review period), for the policy's quantiles (kernels.empirical_quantiles)
+    empirical = (family == "empirical") & ~no_forecast
+    shape = np.zeros((n_series, len(SHAPE_LEVELS)))
+    if empirical.any():
+        by_step = forecast_intervals.cumulative_error_shape(
+            chosen_residuals[:, empirical], [codes[empirical] for codes in group_levels], SHAPE_LEVELS,
+            settings.min_pool_points)  # (n_empirical, K, H)
+        periods = np.nan_to_num(panel["lead_time_mean"].to_numpy(dtype=float) + panel["review_period"].to_numpy(dtype=float), nan=1.0)
+        step = np.clip(np.ceil(periods[empirical]).astype(int), 1, H) - 1
+        shape[empirical] = by_step[np.arange(int(empirical.sum())), :, step]
+    frame["demand_shape"] = _list_column(shape, missing=~empirical)
     frame["mean"] = _list_column(mean)
     for column, level in zip(OUTPUT_QUANTILE_COLUMNS, OUTPUT_LEVELS):
         frame[column] = _list_column(quantiles[levels.index(level)])
@@ -605,12 +619,14 @@ def _borrow_for_new_items(matrices, settings, is_new, mean, model, scale2):
     return mean, model, scale2
 
 
-def _list_column(matrix: np.ndarray) -> pd.arrays.ArrowExtensionArray:
-    """``(n, H)`` float matrix -> pyarrow-backed list<double> column (``NaN`` kept as NaN)."""
+def _list_column(matrix: np.ndarray, missing: np.ndarray | None = None) -> pd.arrays.ArrowExtensionArray:
+    """``(n, H)`` float matrix -> pyarrow-backed list<double> column (``NaN`` kept as NaN); rows
+    where ``missing`` is True are null."""
     n, width = matrix.shape
     offsets = pa.array(np.arange(n + 1, dtype=np.int32) * width)
     values = pa.array(np.ascontiguousarray(matrix, dtype=np.float64).reshape(-1))
-    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, values))
+    mask = None if missing is None else pa.array(np.asarray(missing, dtype=bool))
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, values, mask=mask))
 
 
 def _backtest_column(names: list[str], sums: dict[str, np.ndarray], is_new: np.ndarray) -> pd.arrays.ArrowExtensionArray:
