@@ -202,12 +202,15 @@ def main() -> None:
     parser.add_argument("--min-series", type=int, default=100, help="segments with fewer series are not compared")
     parser.add_argument("--write", type=Path, default=None, help="append the markdown to this file")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--reforecast-every", type=int, default=None,
+                        help="forecast and plan again every N holdout periods (default: once, at the origin)")
     args = parser.parse_args()
     sections = []
     for dataset in args.datasets:
         if dataset == "generated":
             panel, classes = generated_panel(args.generated_series, 104, 26, seed=args.seed)
-            settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed)
+            settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed,
+                                               reforecast_every=args.reforecast_every)
             calibration = replace(settings, apply_order_rounding=False)
             sums, skipped, seconds = run_dataset(panel, calibration)
             text = report("generated, calibration (no MOQ / case pack)", sums, calibration, skipped, seconds, args.min_series)
@@ -226,7 +229,7 @@ def main() -> None:
             panel, frequency = real_panel(dataset, args.data, holdout)
             n_periods = len(panel["units"].iloc[0])
             settings = OutcomeBacktestSettings(frequency=frequency, n_periods=n_periods, holdout=holdout, horizon=horizon,
-                                               backtest_step=step, seed=args.seed)
+                                               backtest_step=step, seed=args.seed, reforecast_every=args.reforecast_every)
             sums, skipped, seconds = run_dataset(panel, settings)
             text = report(dataset, sums, settings, skipped, seconds, args.min_series)
         print(text, flush=True)

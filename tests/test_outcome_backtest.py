@@ -206,3 +206,29 @@ def test_spark_wiring_equals_the_pandas_path(spark):
     for column in ("fill_rate", "csl", "avg_on_hand", "stockout_periods", "holding_cost", "inventory_turns"):
         np.testing.assert_allclose(merged[column].astype(float), merged[f"{column}_pandas"].astype(float),
                                    rtol=1e-9, equal_nan=True, err_msg=column)
+
+
+def test_reforecasting_splices_each_forecasts_levels_until_the_next():
+    """reforecast_every = 4 over a 10-period holdout: forecasts at offsets 0, 4 and 8, each made
+    from the history up to it; periods 0-3 keep the origin's levels exactly, later periods take the
+    newer forecasts' levels (the history they saw differs, so the levels differ)."""
+    from invspark.stages.outcome_backtest import planned_paths
+
+    panel = _poisson_panel(40, 70, 10, seed=4)
+    once = OutcomeBacktestSettings(frequency="W", n_periods=70, holdout=10, models=FAST_MODELS, service_targets=(0.9,),
+                                   static_cover_weeks=(2.0,))
+    rolling = OutcomeBacktestSettings(frequency="W", n_periods=70, holdout=10, models=FAST_MODELS,
+                                      service_targets=(0.9,), static_cover_weeks=(2.0,), reforecast_every=4)
+    assert list(rolling.forecast_offsets) == [0, 4, 8]
+    truncated, _, _ = split_holdout(panel, rolling, offset=4)
+    assert len(truncated["units"].iloc[0]) == 64 and len(truncated["future_price"].iloc[0]) == 10
+    _, levels, s_once, S_once, _ = planned_paths(panel, once)
+    _, levels_rolling, s_roll, S_roll, usable = planned_paths(panel, rolling)
+    assert S_roll.shape == S_once.shape == (len(levels), 10) and usable.all()
+    np.testing.assert_allclose(S_roll[:, :4], S_once[:, :4])
+    forecast_driven = levels["policy"].isin(["invspark", "mae_normal"]).to_numpy()
+    assert not np.allclose(S_roll[forecast_driven, 4:], S_once[forecast_driven, 4:])
+    static = ~forecast_driven  # static cover ignores forecasts: the same path either way
+    np.testing.assert_allclose(S_roll[static], S_once[static])
+    with pytest.raises(ConfigError, match="reforecast_every"):
+        OutcomeBacktestSettings(frequency="W", n_periods=70, holdout=10, reforecast_every=0)

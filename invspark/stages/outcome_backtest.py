@@ -29,9 +29,12 @@ series panel (docs/architecture.md) plus the item columns ``holding_cost_rate``,
    censored holdout period is the observed units (a lower bound: true demand is at least
    that); a missing period (store closed, NaN) has no demand. Every simulation starts with the
    policy's order-up-to level on hand and nothing on order. The levels move every period
-   (``replan_every_period``, :func:`level_paths`): invspark and mae_normal follow the origin's
-   forecast path with their safety stock fixed, static_cover recomputes its average sales from
-   the trailing window, as a store running the rule weekly would.
+   (``replan_every_period``, :func:`level_paths`): invspark and mae_normal follow the latest
+   forecast's path with its safety stock fixed, static_cover recomputes its average sales from
+   the trailing window, as a store running the rule weekly would. With ``reforecast_every``
+   the forecast and both forecast-driven policies are made again every so many periods from the
+   history seen so far (:func:`planned_paths`), as a nightly or weekly run would; otherwise the
+   origin's forecast serves the whole holdout.
 4. **Output**: sums per ``policy`` x ``segment`` (the forecast's segment at the origin) x
    ``service_level_target`` (:data:`OUTCOME_SUMS_SCHEMA`), which add up across buckets;
    :func:`outcome_table` turns them into the ratios of ``policy_simulation``.
@@ -78,7 +81,8 @@ class OutcomeBacktestSettings:
     ``holding_cost_rate`` per year where the item has none; ``apply_order_rounding`` False
     ignores MOQ and case pack (to check the policy's service calibration alone);
     ``replan_every_period`` moves the levels every period (:func:`level_paths`), False holds
-    them at their origin values; ``seed`` of
+    them at their origin values; ``reforecast_every`` periods, the forecast and the policies are
+    made again from the history seen so far (None: once, at the origin); ``seed`` of
     the lead-time draws; ``warmup`` periods left out of the period sums; the forecast's own
     ``backtest_folds`` / ``backtest_step`` / ``models``.
     """
@@ -95,6 +99,7 @@ class OutcomeBacktestSettings:
     holding_cost_rate: float = 0.25
     apply_order_rounding: bool = True
     replan_every_period: bool = True
+    reforecast_every: int | None = None
     seed: int = 0
     warmup: int = 0
     backtest_folds: int = 3
@@ -115,6 +120,10 @@ class OutcomeBacktestSettings:
             raise ConfigError(f"static_window_weeks must be > 0, got {self.static_window_weeks!r}")
         if self.invspark_policy not in sim.POLICIES:
             raise ConfigError(f"invspark_policy must be one of {sim.POLICIES}, got {self.invspark_policy!r}")
+        if self.reforecast_every is not None and not (
+            isinstance(self.reforecast_every, (int, np.integer)) and self.reforecast_every >= 1
+        ):
+            raise ConfigError(f"reforecast_every must be a whole number of periods >= 1 (or None), got {self.reforecast_every!r}")
         if self.horizon is not None and not 1 <= self.horizon <= self.holdout:
             raise ConfigError(f"horizon must be in [1, holdout={self.holdout}] (or None = holdout), got {self.horizon!r}")
         self.forecast_settings()  # the truncated history must carry the forecast's backtest
@@ -131,8 +140,14 @@ class OutcomeBacktestSettings:
     def periods_per_week(self) -> float:
         return self.year_periods / 52.0
 
-    def forecast_settings(self) -> ForecastSettings:
-        return ForecastSettings(frequency=self.frequency, horizon=self.forecast_horizon, n_periods=self.n_periods - self.holdout,
+    @property
+    def forecast_offsets(self) -> range:
+        """Periods after the holdout origin at which a forecast is made (0 first)."""
+        return range(0, self.holdout, self.reforecast_every or self.holdout)
+
+    def forecast_settings(self, offset: int = 0) -> ForecastSettings:
+        return ForecastSettings(frequency=self.frequency, horizon=self.forecast_horizon,
+                                n_periods=self.n_periods - self.holdout + offset,
                                 backtest_folds=self.backtest_folds, backtest_step=self.backtest_step,
                                 models=self.models)
 
@@ -147,15 +162,20 @@ def _matrix(frame: pd.DataFrame, column: str, length: int, dtype=np.float64) -> 
     return matrix
 
 
-def split_holdout(panel: pd.DataFrame, settings: OutcomeBacktestSettings) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The panel truncated at the origin ``T - holdout``, the holdout units and censored masks ``(n, H)``."""
+def split_holdout(panel: pd.DataFrame, settings: OutcomeBacktestSettings, offset: int = 0
+                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The panel truncated ``offset`` periods after the origin ``T - holdout``, and the holdout's
+    units and censored masks ``(n, H)`` (from the origin). The plan of the forecast's horizon
+    (planned ``price`` / ``promo``) is cut to the panel's end: a forecast made late in the holdout
+    sees the last known plan repeated."""
     T, H = settings.n_periods, settings.holdout
     origin = T - H
+    cut = origin + offset
     truncated = panel.copy()
     matrices = {name: _matrix(panel, name, T, bool if name == "censored" else np.float64) for name in HISTORY_LISTS}
     for name, matrix in matrices.items():
-        truncated[name] = list(matrix[:, :origin])
-    plan = slice(origin, origin + settings.forecast_horizon)
+        truncated[name] = list(matrix[:, :cut])
+    plan = np.minimum(np.arange(cut, cut + settings.forecast_horizon), T - 1)
     truncated["future_price"] = list(matrices["price"][:, plan])
     truncated["future_promo"] = list(matrices["promo"][:, plan])
     return truncated, matrices["units"][:, origin:], matrices["censored"][:, origin:]
@@ -198,6 +218,7 @@ def policy_levels(forecast: pd.DataFrame, truncated: pd.DataFrame, settings: Out
     rows = pd.DataFrame({
         "demand_mean": np.tile(mean, k), "demand_std": np.tile(std, k),
         "distribution": np.tile(forecast["distribution"].to_numpy(dtype=object), k),
+        "demand_shape": np.tile(forecast["demand_shape"].to_numpy(dtype=object), k),
         "lead_time_mean": np.tile(lead, k), "lead_time_std": np.tile(lead_std, k), "review_period": np.tile(review, k),
         "policy": settings.invspark_policy, "service_level_type": "csl",
         "service_level_target": np.repeat(targets, n),  # (k * n,): target-major, then series
@@ -281,17 +302,18 @@ def trailing_average(units: np.ndarray, origin: int, holdout: int, window: int) 
         return np.where(counts > 0, sums / counts, np.nan)
 
 
-def level_paths(levels: pd.DataFrame, forecast: pd.DataFrame, panel: pd.DataFrame, settings: OutcomeBacktestSettings
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-period ``(reorder_point, order_up_to)`` ``(n_rows, holdout)`` of every family x knob x series row.
+def level_paths(levels: pd.DataFrame, forecast: pd.DataFrame, panel: pd.DataFrame, settings: OutcomeBacktestSettings,
+                start: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-period ``(reorder_point, order_up_to)`` ``(n_rows, length)`` of every family x knob x series
+    row, for the holdout periods ``start .. start + length`` (default: the whole holdout).
 
-    invspark and mae_normal keep the safety stock fixed at the origin and follow the origin's
-    forecast path: ``S_t = S + E[D(t .. t + P)] - E[D(0 .. P)]`` (the forecast is not redone
-    during the holdout); static_cover recomputes its average sales every period from the trailing
-    window of realised sales (:func:`trailing_average`). Without ``settings.replan_every_period``
-    every level is held at its origin value.
+    invspark and mae_normal keep the safety stock fixed at the forecast's origin (``start``) and
+    follow its forecast path: ``S_t = S + E[D(t .. t + P)] - E[D(0 .. P)]``; static_cover
+    recomputes its average sales every period from the trailing window of realised sales
+    (:func:`trailing_average`). Without ``settings.replan_every_period`` every level is held at
+    its origin value.
     """
-    H = settings.holdout
+    H = settings.holdout - start if length is None else length
     rows = levels["series"].to_numpy()
     s = np.repeat(levels["reorder_point"].to_numpy(dtype=float)[:, None], H, axis=1)  # (rows, H)
     S = np.repeat(levels["order_up_to"].to_numpy(dtype=float)[:, None], H, axis=1)  # (rows, H)
@@ -305,11 +327,40 @@ def level_paths(levels: pd.DataFrame, forecast: pd.DataFrame, panel: pd.DataFram
     static = levels["policy"].to_numpy() == "static_cover"
     units = _matrix(panel, "units", settings.n_periods)
     window = max(int(round(settings.static_window_weeks * settings.periods_per_week)), 1)
-    average = trailing_average(units, settings.n_periods - H, H, window)[rows]  # (rows, H)
+    average = trailing_average(units, settings.n_periods - settings.holdout + start, H, window)[rows]  # (rows, H)
     cover = (levels["knob"].to_numpy(dtype=float) * settings.periods_per_week)[:, None]
     s = np.where(static[:, None], cover * average, s)
     S = np.where(static[:, None], cover * average + levels["review_period"].to_numpy(dtype=float)[:, None] * average, S)
     return s, S
+
+
+def _needed_level(levels: pd.DataFrame) -> np.ndarray:
+    """The level a row's simulation cannot do without (S for RS, s and S otherwise), ``(rows,)``."""
+    return np.where(levels["policy_type"].to_numpy() == "RS", levels["order_up_to"].to_numpy(),
+                    levels["reorder_point"].to_numpy() + levels["order_up_to"].to_numpy())
+
+
+def planned_paths(panel: pd.DataFrame, settings: OutcomeBacktestSettings):
+    """Forecast and policies at every offset of ``settings.forecast_offsets``; returns the origin's
+    forecast and levels, the ``(rows, H)`` reorder-point and order-up-to paths spliced from the
+    forecasts (each covers the periods until the next), and a ``(rows,)`` mask of rows whose
+    levels exist at every offset."""
+    H = settings.holdout
+    offsets = list(settings.forecast_offsets)
+    reorder, order_up_to, usable = [], [], None
+    for index, offset in enumerate(offsets):
+        truncated, _, _ = split_holdout(panel, settings, offset)
+        forecast = forecast_bucket(truncated, settings.forecast_settings(offset))
+        levels = policy_levels(forecast, truncated, settings)
+        if index == 0:
+            first_forecast, first_levels = forecast, levels
+        length = (offsets[index + 1] if index + 1 < len(offsets) else H) - offset
+        s, S = level_paths(levels, forecast, panel, settings, start=offset, length=length)
+        reorder.append(s)
+        order_up_to.append(S)
+        ok = np.isfinite(_needed_level(levels))
+        usable = ok if usable is None else usable & ok
+    return first_forecast, first_levels, np.concatenate(reorder, axis=1), np.concatenate(order_up_to, axis=1), usable
 
 
 def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, seed=None) -> tuple[pd.DataFrame, int]:
@@ -317,15 +368,13 @@ def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, se
     ``service_level_target``, ``sku_id``, ``location_id`` and :data:`SUM_COLUMNS`), and the number
     of series skipped (no forecast, policy or lead time)."""
     truncated, actual, censored = split_holdout(panel, settings)
-    forecast = forecast_bucket(truncated, settings.forecast_settings())
-    levels = policy_levels(forecast, truncated, settings)
+    forecast, levels, reorder_path, order_up_to_path, has_levels = planned_paths(panel, settings)
     lead_mean = truncated["lead_time_mean"].to_numpy(dtype=float)
-    needed = np.where(levels["policy_type"].to_numpy() == "RS", levels["order_up_to"].to_numpy(),
-                      levels["reorder_point"].to_numpy() + levels["order_up_to"].to_numpy())
-    ok = np.isfinite(needed) & np.isfinite(lead_mean)[levels["series"].to_numpy()]
+    ok = has_levels & np.isfinite(lead_mean)[levels["series"].to_numpy()]
     # a series is simulated under every family or under none, so the families compare like with like
     complete = pd.Series(ok).groupby(levels["series"].to_numpy()).transform("all").to_numpy()
     levels = levels[complete].reset_index(drop=True)
+    reorder_path, order_up_to_path = reorder_path[complete], order_up_to_path[complete]
     skipped = int(len(panel) - np.unique(levels["series"]).size)
     rows = levels["series"].to_numpy()
     H = settings.holdout
@@ -338,7 +387,6 @@ def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, se
     if not settings.apply_order_rounding:
         case_pack, moq = np.ones(len(panel)), np.zeros(len(panel))
     case_pack = np.where(np.isfinite(case_pack) & (case_pack > 0), case_pack, 1.0)
-    reorder_path, order_up_to_path = level_paths(levels, forecast, panel, settings)  # (rows, H) each
     result = sim.simulate_inventory(
         demand[rows], levels["policy_type"].to_numpy(dtype=object), reorder_path,
         order_up_to_path, levels["order_quantity"].to_numpy(), levels["review_period"].to_numpy(),
