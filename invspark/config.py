@@ -84,6 +84,11 @@ class NetworkConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SimulationConfig:
+    reforecast_every: int | None
+
+
+@dataclasses.dataclass(frozen=True)
 class SparkConfig:
     master: str
     conf: Mapping[str, str]
@@ -104,6 +109,7 @@ class RunConfig:
     forecast: ForecastConfig
     policy: PolicyConfig
     network: NetworkConfig
+    simulation: SimulationConfig
     spark: SparkConfig
     source: str = "<dict>"
 
@@ -207,6 +213,11 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path | None = None, source: s
             allocation_horizon_periods=None
             if merged["network"]["allocation_horizon_periods"] is None
             else _positive(merged["network"]["allocation_horizon_periods"], "network.allocation_horizon_periods"),
+        ),
+        simulation=SimulationConfig(
+            reforecast_every=None
+            if merged["simulation"]["reforecast_every"] is None
+            else _int(merged["simulation"]["reforecast_every"], "simulation.reforecast_every", minimum=1),
         ),
         spark=SparkConfig(
             master=str(merged["spark"]["master"]),

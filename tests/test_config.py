@@ -40,6 +40,15 @@ def test_minimal_config_gets_defaults(sales_file, tmp_path):
     assert config.periods_per_year == 52.0
 
 
+def test_simulation_reforecast_every_reaches_the_outcome_backtest(sales_file, tmp_path):
+    from invspark.spark.stage_simulate import simulation_settings
+
+    assert simulation_settings(parse_config(minimal(sales_file), base_dir=tmp_path), 104).reforecast_every is None
+    config = parse_config(minimal(sales_file, simulation={"reforecast_every": 4}), base_dir=tmp_path)
+    settings = simulation_settings(config, 104)
+    assert settings.reforecast_every == 4 and list(settings.forecast_offsets) == [0, 4, 8, 12]
+
+
 @pytest.mark.parametrize("key", ["run_date", "frequency", "horizon", "warehouse", "inputs"])
 def test_missing_required_key(sales_file, key):
     raw = minimal(sales_file)
@@ -73,6 +82,7 @@ def test_unknown_nested_key(sales_file):
         ),
         ({"validation": {"max_quarantine_fraction": 2}}, r"validation.max_quarantine_fraction: must be between 0 and 1, got 2"),
         ({"network": {"enabled": "yes"}}, r"network.enabled: must be true or false, got 'yes'"),
+        ({"simulation": {"reforecast_every": 0}}, r"simulation.reforecast_every: must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_values_name_the_key(sales_file, changes, message):

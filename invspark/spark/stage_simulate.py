@@ -32,9 +32,11 @@ ITEM_COLUMNS = ("holding_cost_rate", "ordering_cost", "case_pack", "moq")
 
 
 def simulation_settings(config: RunConfig, n_periods: int, **overrides) -> OutcomeBacktestSettings:
-    """Holdout = the run's horizon; the forecast's backtest folds; overrides for the rest."""
+    """Holdout = the run's horizon; the forecast's backtest folds; ``simulation.reforecast_every``;
+    overrides for the rest."""
     values = dict(frequency=config.frequency, n_periods=n_periods, holdout=config.horizon,
-                  backtest_folds=config.forecast.backtest_folds, periods_per_year=config.periods_per_year)
+                  backtest_folds=config.forecast.backtest_folds, periods_per_year=config.periods_per_year,
+                  reforecast_every=config.simulation.reforecast_every)
     values.update(overrides)
     return OutcomeBacktestSettings(**values)
 
