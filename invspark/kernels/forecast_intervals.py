@@ -118,10 +118,15 @@ def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: Sequence[
     cumulative = np.cumsum(scaled_residuals, axis=2)  # (F, n, H); NaN propagates
 
     def reducer(points: np.ndarray) -> np.ndarray:
-        count = (~np.isnan(points)).sum(axis=0)  # (H,)
-        return np.sqrt(np.nansum(points**2, axis=0) / np.maximum(count, 1))[None, :]  # 0 where empty
+        return _column_rms(points)[None, :]
 
     return pool_by_group(cumulative, group_levels, reducer, min_points)[:, 0, :]
+
+
+def _column_rms(points: np.ndarray) -> np.ndarray:
+    """Root mean square of each column of ``points`` ``(n_points, H)``, ignoring NaN; 0 where empty."""
+    count = (~np.isnan(points)).sum(axis=0)  # (H,)
+    return np.sqrt(np.nansum(points**2, axis=0) / np.maximum(count, 1))
 
 
 def cumulative_error_shape(
@@ -137,8 +142,7 @@ def cumulative_error_shape(
     cumulative = np.cumsum(scaled_residuals, axis=2)  # (F, n, H); NaN propagates
 
     def reducer(points: np.ndarray) -> np.ndarray:
-        count = (~np.isnan(points)).sum(axis=0)  # (H,)
-        rms = np.sqrt(np.nansum(points**2, axis=0) / np.maximum(count, 1))  # (H,)
+        rms = _column_rms(points)  # (H,)
         return column_quantiles(points, levels) / np.where(rms > 0, rms, 1.0)[None, :]
 
     return pool_by_group(cumulative, group_levels, reducer, min_points)

@@ -27,11 +27,8 @@ sd[X]``). All arrays are `(n_series,)`.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from invspark.kernels import empirical_quantiles
 from invspark.kernels.demand_over_interval import (
     DETERMINISTIC,
     EMPIRICAL,
@@ -41,6 +38,7 @@ from invspark.kernels.demand_over_interval import (
     POISSON,
     IntervalDemand,
     fit_family,
+    with_shape,
 )
 
 
@@ -77,17 +75,7 @@ def plus_undershoot(protection: IntervalDemand, lump: IntervalDemand) -> tuple[I
     family = np.where((family == NEGBIN) & ~(var > mean * (1.0 + 1e-9)), POISSON, family)
     empirical = protection.family == EMPIRICAL
     fitted = fit_family(mean, var, np.where(empirical, NORMAL, family))
-    if not empirical.any():
-        return fitted, mean_u
+    # an empirical X keeps its standardized knots at X + U's moments
     with np.errstate(invalid="ignore", divide="ignore"):
-        stretch = np.where(protection.std > 0, np.sqrt(var) / protection.std, 1.0)[:, None]
-    knots = np.where(
-        empirical[:, None],
-        np.maximum(mean[:, None] + (protection.knots - protection.mean[:, None]) * stretch, 0.0),
-        fitted.knots,
-    )
-    shifted = dataclasses.replace(fitted, family=np.where(empirical, EMPIRICAL, fitted.family).astype(np.int8),
-                                  knots=knots)
-    moved_mean, moved_std = empirical_quantiles.moments(knots[empirical])
-    shifted.mean[empirical], shifted.std[empirical] = moved_mean, moved_std
-    return shifted, mean_u
+        shape = np.where(protection.std[:, None] > 0, (protection.knots - protection.mean[:, None]) / protection.std[:, None], 0.0)
+    return with_shape(fitted, empirical, shape), mean_u
