@@ -35,7 +35,9 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# appended, not inserted: an explicit PYTHONPATH (another checkout) still wins, and this
+# checkout wins over the virtual environment's editable install
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from prepare_real_data import all_tables  # noqa: E402
 

@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# appended, not inserted: an explicit PYTHONPATH (another checkout) still wins, and this
+# checkout wins over the virtual environment's editable install
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from invspark.kernels.forecast_models import MODELS  # noqa: E402
 from invspark.stages.forecast import STATISTICAL_MODELS, ForecastSettings, forecast_bucket  # noqa: E402
