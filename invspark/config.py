@@ -62,6 +62,7 @@ class ForecastConfig:
     quantiles: tuple[float, ...]
     backtest_folds: int
     champion_threshold: float
+    level_calibration: bool
     history_periods: int | None
 
 
@@ -189,6 +190,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path | None = None, source: s
             quantiles=_quantiles(forecast["quantiles"]),
             backtest_folds=_int(forecast["backtest_folds"], "forecast.backtest_folds", minimum=1),
             champion_threshold=_fraction(forecast["champion_threshold"], "forecast.champion_threshold"),
+            level_calibration=_bool(forecast["level_calibration"], "forecast.level_calibration"),
             history_periods=None
             if forecast["history_periods"] is None
             else _int(forecast["history_periods"], "forecast.history_periods", minimum=2),

@@ -38,7 +38,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# appended, not inserted: an explicit PYTHONPATH (another checkout) still wins, and this
+# checkout wins over the virtual environment's editable install
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from invspark.kernels import synthetic as syn  # noqa: E402
 from invspark.stages.outcome_backtest import (  # noqa: E402
@@ -204,13 +206,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reforecast-every", type=int, default=None,
                         help="forecast and plan again every N holdout periods (default: once, at the origin)")
+    parser.add_argument("--no-level-calibration", action="store_true",
+                        help="forecast without the level calibration (forecast.level_calibration: false)")
     args = parser.parse_args()
+    calibrate = not args.no_level_calibration
     sections = []
     for dataset in args.datasets:
         if dataset == "generated":
             panel, classes = generated_panel(args.generated_series, 104, 26, seed=args.seed)
             settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed,
-                                               reforecast_every=args.reforecast_every)
+                                               reforecast_every=args.reforecast_every, level_calibration=calibrate)
             calibration = replace(settings, apply_order_rounding=False)
             sums, skipped, seconds = run_dataset(panel, calibration)
             text = report("generated, calibration (no MOQ / case pack)", sums, calibration, skipped, seconds, args.min_series)
@@ -229,7 +234,8 @@ def main() -> None:
             panel, frequency = real_panel(dataset, args.data, holdout)
             n_periods = len(panel["units"].iloc[0])
             settings = OutcomeBacktestSettings(frequency=frequency, n_periods=n_periods, holdout=holdout, horizon=horizon,
-                                               backtest_step=step, seed=args.seed, reforecast_every=args.reforecast_every)
+                                               backtest_step=step, seed=args.seed, reforecast_every=args.reforecast_every,
+                                               level_calibration=calibrate)
             sums, skipped, seconds = run_dataset(panel, settings)
             text = report(dataset, sums, settings, skipped, seconds, args.min_series)
         print(text, flush=True)

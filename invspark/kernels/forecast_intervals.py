@@ -107,6 +107,20 @@ def residual_quantiles(
     return pool_by_group(scaled_residuals, group_levels, reducer, min_points)
 
 
+def residual_mean(scaled_residuals: np.ndarray, group_levels: Sequence[np.ndarray], min_points: int = 50) -> np.ndarray:
+    """Mean scaled residual (the forecast's out-of-sample bias, actual minus forecast) per group and step.
+
+    ``scaled_residuals``: ``(n_folds, n_series, horizon)``. Returns ``(n_series, horizon)``; 0
+    where a step has no residual.
+    """
+
+    def reducer(points: np.ndarray) -> np.ndarray:
+        count = (~np.isnan(points)).sum(axis=0)
+        return (np.nansum(points, axis=0) / np.maximum(count, 1))[None, :]
+
+    return pool_by_group(scaled_residuals, group_levels, reducer, min_points)[:, 0, :]
+
+
 def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: Sequence[np.ndarray], min_points: int = 50) -> np.ndarray:
     """RMS of the cumulative scaled forecast error over the first ``h`` steps, pooled per group.
 

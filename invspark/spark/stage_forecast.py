@@ -34,6 +34,7 @@ def forecast_settings(config: RunConfig, grid: PeriodGrid) -> ForecastSettings:
         n_periods=grid.n_periods,
         backtest_folds=config.forecast.backtest_folds,
         champion_threshold=config.forecast.champion_threshold,
+        level_calibration=config.forecast.level_calibration,
     )
 
 

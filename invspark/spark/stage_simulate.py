@@ -36,7 +36,8 @@ def simulation_settings(config: RunConfig, n_periods: int, **overrides) -> Outco
     overrides for the rest."""
     values = dict(frequency=config.frequency, n_periods=n_periods, holdout=config.horizon,
                   backtest_folds=config.forecast.backtest_folds, periods_per_year=config.periods_per_year,
-                  reforecast_every=config.simulation.reforecast_every)
+                  reforecast_every=config.simulation.reforecast_every,
+                  level_calibration=config.forecast.level_calibration)
     values.update(overrides)
     return OutcomeBacktestSettings(**values)
 

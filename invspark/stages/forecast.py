@@ -15,22 +15,31 @@ Method, per bucket:
    not scored. Statistical models get a promotion-lift adjustment estimated before the origin
    (history de-promoted, forecast re-promoted by the planned promo); LightGBM uses the planned
    price and promotion as features.
-3. **Ensemble**: per segment, the median (``ensemble_method="median"``, default) of the
+3. **Level calibration** (``level_calibration``, :mod:`invspark.kernels.level_calibration`):
+   every candidate's forecast is multiplied by the factor that minimises its mean backtest
+   RMSSE in the series' segment (else its demand pattern or lifecycle; groups of at least
+   ``calibration_min_series`` series, as known at each origin). Fold k's factors come only from
+   folds whose window ends at or before ``o_k`` (a fold without one is scored uncalibrated);
+   the final forecast's from all folds. New items' borrowed forecasts get a factor of their own,
+   fitted on the items that were new at each origin.
+4. **Ensemble**: per segment, the median (``ensemble_method="median"``, default) of the
    ``ensemble_size`` best candidates by backtest RMSSE, or their ``1 / RMSSE^2``-weighted mean
    (``"inverse_mse"``); in the backtest, fold k's members come only from folds whose window ends
    at or before ``o_k``, so no fold sees its own future; a fold without such an older fold does
    not score the ensemble.
-4. **Model choice** per segment by mean backtest RMSSE (M5 scaling) with the champion-challenger
+5. **Model choice** per segment by mean backtest RMSSE (M5 scaling) with the champion-challenger
    rule (:func:`choose_champion`): the default champion (the ensemble) stays unless a challenger
    beats it by ``champion_threshold`` (relative) on the mean and, with
    ``challenger_every_fold``, in every fold where both are scored.
-5. **Quantiles** from the chosen model's out-of-sample residuals, scaled per series and pooled
+6. **Quantiles** from the chosen model's out-of-sample residuals, scaled per series and pooled
    per segment and horizon step (``invspark.kernels.forecast_intervals``), conformal levels.
    The backtest's own pinball and p90 coverage of fold k use quantiles calibrated on the other
    folds' residuals (cross-fitting: an interval is never scored on the residuals it was built from).
-6. **Demand distribution** family and demand over lead time + review period
-   (``invspark.kernels.demand_distribution``).
-7. **New items** borrow the level and profile of ``category_mean_units`` (the category at the
+7. **Demand distribution** family and demand over lead time + review period
+   (``invspark.kernels.demand_distribution``), centred on the forecast plus the chosen model's
+   pooled out-of-sample bias, with the spread of the centred errors: a forecast that minimises
+   RMSSE sits below the mean of skewed demand, and stock must cover the mean.
+8. **New items** borrow the level and profile of ``category_mean_units`` (the category at the
    same location), scaled by the item's own sales relative to the category over its short life.
 """
 
@@ -44,7 +53,7 @@ import pyarrow as pa
 
 from invspark.errors import ConfigError, InputDataError
 from invspark.kernels.forecast_models import MODELS
-from invspark.kernels import demand_distribution, forecast_intervals, forecast_metrics, segmentation
+from invspark.kernels import demand_distribution, forecast_intervals, forecast_metrics, level_calibration, segmentation
 from invspark.kernels.empirical_quantiles import SHAPE_LEVELS
 from invspark.kernels.global_model import GlobalModelSettings, forecast_global
 
@@ -91,6 +100,8 @@ class ForecastSettings:
     series is ``new``) and ``inactive_window`` (periods without sales that make it
     ``inactive``) default by frequency. ``min_pool_points`` residuals are needed before a
     segment gets its own quantiles (else its demand pattern's, else the bucket's).
+    ``level_calibration`` scales each candidate by its out-of-sample factor (step 3 of the
+    module docstring), fitted on groups of at least ``calibration_min_series`` series.
     """
 
     frequency: str
@@ -113,6 +124,8 @@ class ForecastSettings:
     inactive_window: int | None = None
     min_pool_points: int = 50
     promo_lift_prior: float = 8.0
+    level_calibration: bool = True
+    calibration_min_series: int = 30
     lightgbm: GlobalModelSettings | None = field(default=None)
 
     def __post_init__(self):
@@ -136,6 +149,9 @@ class ForecastSettings:
             raise ConfigError(f"default_champion {self.default_champion!r} must be one of models {self.models!r}")
         if not 0 <= self.champion_threshold < 1:
             raise ConfigError(f"champion_threshold must be in [0, 1), got {self.champion_threshold!r}")
+        if isinstance(self.calibration_min_series, bool) or not isinstance(self.calibration_min_series, (int, np.integer)) \
+                or self.calibration_min_series < 1:
+            raise ConfigError(f"calibration_min_series must be an integer >= 1, got {self.calibration_min_series!r}")
         if self.ensemble_size < 1:
             raise ConfigError(f"ensemble_size must be >= 1, got {self.ensemble_size!r}")
         if self.ensemble_method not in ENSEMBLE_METHODS:
@@ -430,7 +446,8 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     #    (the ensemble of fold k pools its weights over segments known at o_k: no look-ahead)
     abc = np.where(pd.isna(panel["abc"].to_numpy(dtype=object)), "C", panel["abc"].to_numpy(dtype=object)).astype(object)
     segment, xyz, pattern, life = _segments(units, censored, abc, settings)
-    fold_segments = [_segments(units[:, :origin], censored[:, :origin], abc, settings)[0] for origin in settings.origins]
+    fold_labels = [_segments(units[:, :origin], censored[:, :origin], abc, settings) for origin in settings.origins]
+    fold_segments = [labels[0] for labels in fold_labels]
     all_codes, segment_names = pd.factorize(np.concatenate([segment, *fold_segments]))
     all_codes = all_codes.reshape(settings.backtest_folds + 1, n_series)  # (1 + F, n): final, then folds
     segment_codes, fold_segment_codes = all_codes[0], all_codes[1:]
@@ -455,9 +472,31 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
         scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units[:, :origin], censored[:, :origin]), demand[:, :origin])
     actual[:, is_new, :] = np.nan  # new items are forecast by borrowing, not scored as candidates
 
-    # fold j's window lies wholly before fold f's origin: what fold f's ensemble may learn from
+    # fold j's window lies wholly before fold f's origin: what fold f's calibration and ensemble
+    # may learn from
     origins = np.asarray(settings.origins)
     available = origins[None, :] + H <= origins[:, None]  # (F, F): [f, j]
+
+    # 2b. level calibration: every candidate times its out-of-sample factor for the series'
+    #     segment (else its demand pattern / lifecycle), with the groups known at each origin;
+    #     fold f's factors come from the folds available to it (none: not calibrated), the final
+    #     ones from all folds
+    final_factors = np.ones((len(base_names), n_series))
+    if settings.level_calibration:
+        coarse = [np.where(life == "active", pattern, life)] + [np.where(lf == "active", pt, lf) for _, _, pt, lf in fold_labels]
+        coarse_codes = pd.factorize(np.concatenate(coarse))[0].reshape(n_folds + 1, n_series)  # final, then folds
+        fold_groups = [coarse_codes[1:], fold_segment_codes]  # (F, n) each
+        moments = level_calibration.error_moments(fold_means, actual[None], scale2[None])  # (4, M, F, n)
+
+        def calibration(folds: np.ndarray, query_groups: list[np.ndarray]) -> np.ndarray:
+            return level_calibration.level_factors(
+                moments[:, :, folds].reshape(4, len(base_names), -1), [codes[folds].reshape(-1) for codes in fold_groups],
+                query_groups, settings.calibration_min_series)
+
+        for fold in np.flatnonzero(available.any(axis=1)):
+            factors = calibration(available[fold], [coarse_codes[1 + fold], fold_segment_codes[fold]])  # (M, n)
+            fold_means[:, fold] *= factors[:, :, None]
+        final_factors = calibration(np.ones(n_folds, dtype=bool), [coarse_codes[0], segment_codes])
 
     # squared scaled errors per model, fold, series
     sq = np.where(np.isnan(actual)[None], np.nan, (fold_means - actual[None]) ** 2 / scale2[None, :, :, None])  # (M, F, n, H)
@@ -513,7 +552,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
 
     # 5. final forecasts on the whole history
     final = _candidate_forecasts(settings, matrices, T, matrices.future_price, matrices.future_promo, category_codes)
-    final_means = np.stack([final[name] for name in base_names])  # (M_base, n, H)
+    final_means = np.stack([final[name] for name in base_names]) * final_factors[:, :, None]  # (M_base, n, H)
     if "ensemble" in settings.models:
         weights = ensemble_weights(scores[: len(base_names)], settings.ensemble_size)
         final_means = np.concatenate([final_means, _combine(final_means, weights[:, segment_codes], settings.ensemble_method)[None]], axis=0)
@@ -525,17 +564,22 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     chosen_residuals = residuals[chosen, :, rows].transpose(1, 0, 2)  # (F, n, H)
     final_scale2 = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units, censored), demand)
     # 7. new items borrow the category-at-location level and profile
-    mean, model, final_scale2 = _borrow_for_new_items(matrices, settings, is_new, mean, model, final_scale2)
+    new_factor = _new_item_factor(matrices, settings, fold_segments, demand, scale2) if settings.level_calibration else 1.0
+    mean, model, final_scale2 = _borrow_for_new_items(matrices, settings, is_new, new_factor, mean, model, final_scale2)
     final_scale = np.sqrt(final_scale2)
     rq = forecast_intervals.residual_quantiles(chosen_residuals, group_levels, levels, settings.min_pool_points)
     quantiles = forecast_intervals.quantile_forecasts(np.nan_to_num(mean), final_scale, rq)  # (L, n, H)
     quantiles = np.where(np.isnan(mean)[None], np.nan, quantiles)
-    cumulative = forecast_intervals.cumulative_error_scale(chosen_residuals, group_levels, settings.min_pool_points) * final_scale[:, None]
-
-    # 8. demand distribution and demand over lead time + review period
+    # 8. demand distribution and demand over lead time + review period, centred on the forecast
+    #    plus its pooled out-of-sample bias (a level-calibrated forecast minimises RMSSE, which
+    #    sits below the mean of skewed demand), with the spread of the centred errors
+    bias = forecast_intervals.residual_mean(chosen_residuals, group_levels, settings.min_pool_points)  # (n, H)
+    centred_residuals = chosen_residuals - bias[None]
+    distribution_path = np.maximum(np.nan_to_num(mean) + final_scale[:, None] * bias, 0.0)
+    cumulative = forecast_intervals.cumulative_error_scale(centred_residuals, group_levels, settings.min_pool_points) * final_scale[:, None]
     family = demand_distribution.choose_family(units, censored, pattern)
     interval = demand_distribution.protection_interval_demand(
-        np.nan_to_num(mean), cumulative,
+        distribution_path, cumulative,
         panel["lead_time_mean"].to_numpy(dtype=float), panel["lead_time_std"].to_numpy(dtype=float),
         panel["review_period"].to_numpy(dtype=float),
     )
@@ -561,7 +605,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     shape = np.zeros((n_series, len(SHAPE_LEVELS)))
     if empirical.any():
         by_step = forecast_intervals.cumulative_error_shape(
-            chosen_residuals[:, empirical], [codes[empirical] for codes in group_levels], SHAPE_LEVELS,
+            centred_residuals[:, empirical], [codes[empirical] for codes in group_levels], SHAPE_LEVELS,
             settings.min_pool_points)  # (n_empirical, K, H)
         periods = np.nan_to_num(panel["lead_time_mean"].to_numpy(dtype=float) + panel["review_period"].to_numpy(dtype=float), nan=1.0)
         step = np.clip(np.ceil(periods[empirical]).astype(int), 1, H) - 1
@@ -574,19 +618,17 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     return frame
 
 
-def _borrow_for_new_items(matrices, settings, is_new, mean, model, scale2):
-    """New items: ``ratio * forecast(category_mean_units)`` with ``ratio`` = own sales / category sales.
+def _borrowed_forecast(matrices: PanelMatrices, settings: ForecastSettings, rows: np.ndarray, end: int) -> np.ndarray:
+    """New items' forecast ``(k, H)`` from ``[:, :end]`` of the history of ``rows`` (bool ``(n,)``).
 
-    ``ratio = (own + c) / (category + c)`` over the item's observed periods, ``c`` = one period
-    of the category's recent level (shrinks a very short history toward the category). Without
-    category data, the item's own observed mean; without either, ``NaN``.
+    ``ratio * forecast(category_mean_units)`` with ``ratio = (own + c) / (category + c)`` over the
+    item's observed periods, ``c`` = one period of the category's recent level (shrinks a very
+    short history toward the category). Without category data, the item's own observed mean;
+    without either, ``NaN``.
     """
-    if not is_new.any():
-        return mean, model, scale2
     H = settings.horizon
-    units = matrices.units[is_new]
-    demand = np.where(matrices.censored[is_new], np.nan, units)  # (k, T)
-    category = matrices.category_mean[is_new]  # (k, T)
+    demand = np.where(matrices.censored[rows, :end], np.nan, matrices.units[rows, :end])  # (k, end)
+    category = matrices.category_mean[rows, :end]  # (k, end)
     known = ~np.isnan(category)
     registry = model_registry()
     has_category = known.any(axis=1)
@@ -607,13 +649,41 @@ def _borrow_for_new_items(matrices, settings, is_new, mean, model, scale2):
         observed = ~np.isnan(demand)
         own_mean = np.where(observed.any(axis=1), np.nansum(demand, axis=1) / np.maximum(observed.sum(axis=1), 1), np.nan)
     borrowed = np.where(has_category[:, None], ratio[:, None] * profile, own_mean[:, None])  # (k, H)
+    return np.maximum(borrowed, 0.0)
+
+
+def _new_item_factor(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray],
+                     demand: np.ndarray, scale2: np.ndarray) -> float:
+    """Level calibration factor of :func:`_borrowed_forecast` (:mod:`invspark.kernels.level_calibration`).
+
+    Fitted on the backtest: at each fold's origin, the items that were new then and had sold
+    before it are forecast by borrowing and scored on the fold's window. 1 with fewer than
+    ``calibration_min_series`` such items over all folds.
+    """
+    H, n_series = settings.horizon, matrices.units.shape[0]
+    moments = np.zeros((4, n_series))
+    for fold, origin in enumerate(settings.origins):  # small fixed set of folds
+        rows = (fold_segments[fold] == "new") & (np.nan_to_num(matrices.units[:, :origin], nan=0.0) > 0).any(axis=1)
+        if rows.any():
+            borrowed = _borrowed_forecast(matrices, settings, rows, origin)
+            moments[:, rows] += level_calibration.error_moments(borrowed, demand[rows, origin:origin + H], scale2[fold, rows])
+    one_group = [np.zeros(n_series, dtype=int)]
+    return float(level_calibration.level_factors(moments[:, None], one_group, [np.zeros(1, dtype=int)],
+                                                 settings.calibration_min_series)[0, 0])
+
+
+def _borrow_for_new_items(matrices, settings, is_new, factor, mean, model, scale2):
+    """New items: :func:`_borrowed_forecast` from the whole history times the calibration ``factor``."""
+    if not is_new.any():
+        return mean, model, scale2
+    borrowed = factor * _borrowed_forecast(matrices, settings, is_new, settings.n_periods)
     mean = mean.copy()
-    mean[is_new] = np.maximum(borrowed, 0.0)
+    mean[is_new] = borrowed
     model = model.copy()
     model[is_new] = NEW_ITEM_MODEL
     level = np.nan_to_num(borrowed.mean(axis=1), nan=0.0)
     scale2 = scale2.copy()
-    own_scale = forecast_metrics.m5_scale(units, matrices.censored[is_new])
+    own_scale = forecast_metrics.m5_scale(matrices.units[is_new], matrices.censored[is_new])
     # without a usable history of its own, a Poisson-like scale: Var(y_t - y_{t-1}) = 2 * level
     scale2[is_new] = np.where(np.isfinite(own_scale), own_scale, np.maximum(2.0 * level, 1e-6))
     return mean, model, scale2

@@ -84,7 +84,7 @@ class OutcomeBacktestSettings:
     them at their origin values; ``reforecast_every`` periods, the forecast and the policies are
     made again from the history seen so far (None: once, at the origin); ``seed`` of
     the lead-time draws; ``warmup`` periods left out of the period sums; the forecast's own
-    ``backtest_folds`` / ``backtest_step`` / ``models``.
+    ``backtest_folds`` / ``backtest_step`` / ``models`` / ``level_calibration``.
     """
 
     frequency: str
@@ -105,6 +105,7 @@ class OutcomeBacktestSettings:
     backtest_folds: int = 3
     backtest_step: int = 0
     models: tuple = DEFAULT_MODELS
+    level_calibration: bool = True
     periods_per_year: float | None = None
 
     def __post_init__(self):
@@ -149,7 +150,7 @@ class OutcomeBacktestSettings:
         return ForecastSettings(frequency=self.frequency, horizon=self.forecast_horizon,
                                 n_periods=self.n_periods - self.holdout + offset,
                                 backtest_folds=self.backtest_folds, backtest_step=self.backtest_step,
-                                models=self.models)
+                                models=self.models, level_calibration=self.level_calibration)
 
 
 def _matrix(frame: pd.DataFrame, column: str, length: int, dtype=np.float64) -> np.ndarray:
