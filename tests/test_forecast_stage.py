@@ -225,6 +225,26 @@ def test_lightgbm_uses_the_planned_promotion():
     assert lift > 1.4  # the generated promotions double demand
 
 
+def test_lightgbm_reads_an_unplanned_period_as_regular_price_without_promotion():
+    # the ingest leaves future_price / future_promo NaN where the promotions input plans nothing;
+    # LightGBM never saw a missing price in training and would read NaN as a price of 0
+    panel, _ = make_panel(n=150, seed=7, n_new=0)
+    units = np.stack(panel["units"].to_numpy())
+    censored = np.stack(panel["censored"].to_numpy())
+    promo = np.stack(panel["promo"].to_numpy())
+    price = np.stack(panel["price"].to_numpy())
+    regular = price.max(axis=1, keepdims=True) * np.ones((1, H))
+    zeros = np.zeros(150, dtype=int)
+    settings_ = GlobalModelSettings(season_length=12, windows=(3, 6, 12), lags=(1, 2, 3, 12), min_data_in_leaf=20)
+    demand = np.where(censored, np.nan, units)
+    unplanned = forecast_global(demand, price, promo, np.full((150, H), np.nan), np.full((150, H), np.nan), H,
+                                zeros, zeros, zeros, settings_)
+    regular_plan = forecast_global(demand, price, promo, regular, np.zeros((150, H)), H, zeros, zeros, zeros, settings_)
+    np.testing.assert_allclose(unplanned, regular_plan)
+    level = np.nanmean(np.where(promo[:, -12:] > 0, np.nan, demand[:, -12:]), axis=1)
+    assert unplanned.mean() == pytest.approx(np.nanmean(level), rel=0.3)
+
+
 def test_conformal_quantiles_of_pooled_residuals():
     rng = np.random.default_rng(0)
     residuals = rng.standard_normal((3, 400, 4))  # (folds, series, H)

@@ -114,8 +114,11 @@ def origin_features(
     seasonal_index = target_index - season * np.ceil((steps + 1) / season).astype(int)  # (H,) same phase, last cycle
     valid_seasonal = seasonal_index >= 0
     seasonal_lag = np.where(valid_seasonal[None, :], scaled[:, np.clip(seasonal_index, 0, max(origin - 1, 0))], np.nan) if origin else np.full((n_series, horizon), np.nan)
+    # a period without a plan (NaN) is sold at the regular price, without a promotion: the model
+    # never saw a missing price or promotion in training, and LightGBM would read NaN as 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        price_ratio = target_price / base_price[:, None]  # (n, H)
+        price_ratio = np.where(np.isnan(target_price), 1.0, target_price / base_price[:, None])  # (n, H)
+    target_promo = np.nan_to_num(target_promo, nan=0.0)
 
     step_features = [
         np.broadcast_to(np.log1p(scale)[:, None], (n_series, horizon)),
