@@ -206,10 +206,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reforecast-every", type=int, default=None,
                         help="forecast and plan again every N holdout periods (default: once, at the origin)")
-    parser.add_argument("--no-level-calibration", action="store_true",
-                        help="forecast without the level calibration (forecast.level_calibration: false)")
+    parser.add_argument("--level-calibration", action="store_true",
+                        help="forecast with the level calibration (forecast.level_calibration: true)")
     args = parser.parse_args()
-    calibrate = not args.no_level_calibration
+    calibrate = args.level_calibration
     sections = []
     for dataset in args.datasets:
         if dataset == "generated":

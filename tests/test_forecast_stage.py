@@ -395,3 +395,33 @@ def test_lumpy_non_count_series_get_an_empirical_shape_others_none():
     assert matrix.shape[1] == len(SHAPE_LEVELS)
     assert (np.diff(matrix, axis=1) >= -1e-12).all()
     assert (matrix[:, 0] < 0).all() and (matrix[:, -1] > 0).all() and (np.abs(matrix) < 20).all()
+
+
+def test_stockout_periods_widen_the_intervals_as_lower_bounds():
+    """Stock covers each series' 80th percentile, so the top fifth of demand is censored at the
+    stock level. Dropping those periods from the residual pools drops the large errors that
+    caused them; entered as lower bounds they widen p90 and the lead-time demand spread."""
+    rng = np.random.default_rng(3)
+    n = 400
+    rate = rng.gamma(2.0, 4.0, n)[:, None] * np.ones((1, T + H))
+    demand = rng.poisson(rate).astype(float)
+    cap = np.quantile(demand[:, :T], 0.8, axis=1, keepdims=True)
+    censored = demand[:, :T] > cap
+    units = np.where(censored, cap, demand[:, :T])
+    panel = pd.DataFrame({
+        "sku_id": [f"s{i}" for i in range(n)], "location_id": "l", "bucket": 0, "units": list(units),
+        "censored": list(censored), "price": list(np.ones((n, T))), "promo": list(np.zeros((n, T))),
+        "future_price": list(np.ones((n, H))), "future_promo": list(np.zeros((n, H))), "category": "c",
+        "unit_cost": 1.0, "unit_price": 2.0, "lead_time_mean": 2.0, "lead_time_std": 0.0, "review_period": 1.0,
+        "abc": "A", "category_mean_units": list(np.full((n, T), np.nan)),
+    })
+    settings_ = ForecastSettings(frequency="M", horizon=H, n_periods=T, models=("moving_average", "ses", "ensemble"))
+    bounded = forecast_bucket(panel, settings_)
+    dropped = forecast_bucket(panel.assign(units=list(np.where(censored, np.nan, units)),
+                                           censored=list(np.zeros_like(censored))), settings_)
+
+    def coverage(out):
+        return (demand[:, T:] <= lists(out, "p90")).mean()
+
+    assert coverage(bounded) > coverage(dropped) + 0.02
+    assert bounded["lead_time_demand_std"].mean() > 1.05 * dropped["lead_time_demand_std"].mean()

@@ -101,7 +101,7 @@ def test_calibration_corrects_a_declining_level_and_keeps_the_distribution_centr
     panel, future_rate = declining_panel()
     base = dict(frequency="M", horizon=H, n_periods=T, models=("moving_average", "ses", "adida", "ensemble"))
     plain = forecast_bucket(panel, ForecastSettings(**base, level_calibration=False))
-    calibrated = forecast_bucket(panel, ForecastSettings(**base))
+    calibrated = forecast_bucket(panel, ForecastSettings(**base, level_calibration=True))
 
     def level(frame):
         return np.stack(frame["mean"].to_numpy()).mean()
@@ -121,7 +121,7 @@ def test_calibration_leaves_a_stationary_panel_nearly_alone():
     panel["units"] = list(rng.poisson(rate).astype(float))
     base = dict(frequency="M", horizon=H, n_periods=T, models=("moving_average", "ses", "ensemble"))
     plain = forecast_bucket(panel, ForecastSettings(**base, level_calibration=False))
-    calibrated = forecast_bucket(panel, ForecastSettings(**base))
+    calibrated = forecast_bucket(panel, ForecastSettings(**base, level_calibration=True))
     ratio = np.stack(calibrated["mean"].to_numpy()).mean() / np.stack(plain["mean"].to_numpy()).mean()
     assert 0.9 <= ratio <= 1.1
 

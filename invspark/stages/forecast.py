@@ -15,13 +15,15 @@ Method, per bucket:
    not scored. Statistical models get a promotion-lift adjustment estimated before the origin
    (history de-promoted, forecast re-promoted by the planned promo); LightGBM uses the planned
    price and promotion as features.
-3. **Level calibration** (``level_calibration``, :mod:`invspark.kernels.level_calibration`):
+3. **Level calibration** (``level_calibration``, off by default; :mod:`invspark.kernels.level_calibration`):
    every candidate's forecast is multiplied by the factor that minimises its mean backtest
    RMSSE in the series' segment (else its demand pattern or lifecycle; groups of at least
    ``calibration_min_series`` series, as known at each origin). Fold k's factors come only from
    folds whose window ends at or before ``o_k`` (a fold without one is scored uncalibrated);
    the final forecast's from all folds. New items' borrowed forecasts get a factor of their own,
-   fitted on the items that were new at each origin.
+   fitted on the items that were new at each origin. It lowers RMSSE on intermittent real data
+   but pulls forecasts below the mean and set stock worse in the outcome backtest
+   (docs/accuracy.md), hence off by default.
 4. **Ensemble**: per segment, the median (``ensemble_method="median"``, default) of the
    ``ensemble_size`` best candidates by backtest RMSSE, or their ``1 / RMSSE^2``-weighted mean
    (``"inverse_mse"``); in the backtest, fold k's members come only from folds whose window ends
@@ -32,13 +34,15 @@ Method, per bucket:
    beats it by ``champion_threshold`` (relative) on the mean and, with
    ``challenger_every_fold``, in every fold where both are scored.
 6. **Quantiles** from the chosen model's out-of-sample residuals, scaled per series and pooled
-   per segment and horizon step (``invspark.kernels.forecast_intervals``), conformal levels.
+   per segment and horizon step (``invspark.kernels.forecast_intervals``), conformal levels; a
+   stockout period's residual enters as a lower bound (sales minus forecast), not dropped.
    The backtest's own pinball and p90 coverage of fold k use quantiles calibrated on the other
    folds' residuals (cross-fitting: an interval is never scored on the residuals it was built from).
 7. **Demand distribution** family and demand over lead time + review period
-   (``invspark.kernels.demand_distribution``), centred on the forecast plus the chosen model's
-   pooled out-of-sample bias, with the spread of the centred errors: a forecast that minimises
-   RMSSE sits below the mean of skewed demand, and stock must cover the mean.
+   (``invspark.kernels.demand_distribution``). With the level calibration it is centred on the
+   forecast plus the chosen model's pooled out-of-sample bias, with the spread of the centred
+   errors: a forecast that minimises RMSSE sits below the mean of skewed demand, and stock must
+   cover the mean.
 8. **New items** borrow the level and profile of ``category_mean_units`` (the category at the
    same location), scaled by the item's own sales relative to the category over its short life.
 """
@@ -124,7 +128,7 @@ class ForecastSettings:
     inactive_window: int | None = None
     min_pool_points: int = 50
     promo_lift_prior: float = 8.0
-    level_calibration: bool = True
+    level_calibration: bool = False
     calibration_min_series: int = 30
     lightgbm: GlobalModelSettings | None = field(default=None)
 
@@ -461,6 +465,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     n_folds = settings.backtest_folds
     fold_means = np.full((len(base_names), n_folds, n_series, H), np.nan)  # (M, F, n, H)
     actual = np.full((n_folds, n_series, H), np.nan)  # (F, n, H)
+    stockout_units = np.full((n_folds, n_series, H), np.nan)  # (F, n, H) censored periods' sales: lower bounds
     scale2 = np.ones((n_folds, n_series))  # (F, n)
     for fold, origin in enumerate(settings.origins):  # small fixed set of folds
         window = slice(origin, origin + H)
@@ -469,6 +474,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
         for index, name in enumerate(base_names):
             fold_means[index, fold] = forecasts[name]
         actual[fold] = demand[:, window]
+        stockout_units[fold] = np.where(censored[:, window], units[:, window], np.nan)
         scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units[:, :origin], censored[:, :origin]), demand[:, :origin])
     actual[:, is_new, :] = np.nan  # new items are forecast by borrowing, not scored as candidates
 
@@ -560,8 +566,12 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     mean = final_means[chosen, rows]  # (n, H)
     model = np.array(names, dtype=object)[chosen]
 
-    # 6. quantiles from the chosen model's residuals over all folds, scaled by the full history's scale
-    chosen_residuals = residuals[chosen, :, rows].transpose(1, 0, 2)  # (F, n, H)
+    # 6. quantiles from the chosen model's residuals over all folds, scaled by the full history's
+    #    scale; a stockout period enters as a lower bound (its sales minus the forecast) instead
+    #    of being dropped: dropping them would drop the large demands that caused them
+    chosen_means = fold_means[chosen, :, rows].transpose(1, 0, 2)  # (F, n, H)
+    bounded_actual = np.where(np.isnan(actual), np.where(is_new[None, :, None], np.nan, stockout_units), actual)
+    chosen_residuals = (bounded_actual - chosen_means) / scale[:, :, None]  # (F, n, H)
     final_scale2 = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units, censored), demand)
     # 7. new items borrow the category-at-location level and profile
     new_factor = _new_item_factor(matrices, settings, fold_segments, demand, scale2) if settings.level_calibration else 1.0
@@ -570,10 +580,11 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     rq = forecast_intervals.residual_quantiles(chosen_residuals, group_levels, levels, settings.min_pool_points)
     quantiles = forecast_intervals.quantile_forecasts(np.nan_to_num(mean), final_scale, rq)  # (L, n, H)
     quantiles = np.where(np.isnan(mean)[None], np.nan, quantiles)
-    # 8. demand distribution and demand over lead time + review period, centred on the forecast
-    #    plus its pooled out-of-sample bias (a level-calibrated forecast minimises RMSSE, which
-    #    sits below the mean of skewed demand), with the spread of the centred errors
-    bias = forecast_intervals.residual_mean(chosen_residuals, group_levels, settings.min_pool_points)  # (n, H)
+    # 8. demand distribution and demand over lead time + review period; a level-calibrated
+    #    forecast minimises RMSSE, which sits below the mean of skewed demand, so its distribution
+    #    is centred on the forecast plus its pooled out-of-sample bias, with the centred spread
+    bias = (forecast_intervals.residual_mean(chosen_residuals, group_levels, settings.min_pool_points) if settings.level_calibration
+            else np.zeros((n_series, H)))  # (n, H)
     centred_residuals = chosen_residuals - bias[None]
     distribution_path = np.maximum(np.nan_to_num(mean) + final_scale[:, None] * bias, 0.0)
     cumulative = forecast_intervals.cumulative_error_scale(centred_residuals, group_levels, settings.min_pool_points) * final_scale[:, None]

@@ -105,7 +105,7 @@ class OutcomeBacktestSettings:
     backtest_folds: int = 3
     backtest_step: int = 0
     models: tuple = DEFAULT_MODELS
-    level_calibration: bool = True
+    level_calibration: bool = False
     periods_per_year: float | None = None
 
     def __post_init__(self):
