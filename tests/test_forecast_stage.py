@@ -376,10 +376,10 @@ def test_result_does_not_depend_on_the_order_of_the_rows(result):
     np.testing.assert_allclose(lists(again, "p90"), lists(expected, "p90"), rtol=1e-9, atol=1e-12)
 
 
-def test_lumpy_series_get_an_empirical_shape_others_none():
+def test_lumpy_non_count_series_get_an_empirical_shape_others_none():
     """Lumpy demand in non-integer sizes (kilograms) is 'empirical': its row carries the
     standardized quantiles of its forecast error over lead time + review period, non-decreasing
-    and standardized (RMS 1 around the pool, so the knots span a few units); the other, Poisson-like series carry none."""
+    and standardized (RMS 1 around the pool, so the knots span a few units); count series carry none."""
     from invspark.kernels.empirical_quantiles import SHAPE_LEVELS
 
     panel, _ = make_panel(n=80, n_new=0)

@@ -6,16 +6,12 @@ for fast movers, Poisson / negative binomial for slow-moving counts) and Synteto
 "Demand categorisation, forecasting, and inventory control for intermittent demand items"
 (gamma for skewed positive demand):
 
-- lumpy demand (Syntetos-Boylan: ADI and CV^2 of sizes both high), counts or not: ``empirical``
-  (its quantiles are the calibrated empirical ones of the forecast stage). A two-parameter
-  negative binomial misses the shape of rare, variable-sized orders: on 553 generated lumpy
-  series, re-forecast every 4 weeks, it reached 0.864 / 0.931 / 0.969 of CSL targets
-  0.90 / 0.95 / 0.98 where the empirical quantiles reach 0.900 / 0.942 / 0.973 (docs/outcomes.md);
 - count-like slow movers (integer history, mean per period <= ``count_mean_max``): ``negbin``
   when Fisher's index-of-dispersion test rejects the Poisson variance (``(n-1) s^2 / mean``
   against chi-square with ``n-1`` degrees of freedom at ``dispersion_test_level``), else ``poisson``;
 - otherwise ``normal`` when the coefficient of variation is at most ``normal_cv_max``, else
-  ``gamma``.
+  ``gamma``; non-count lumpy demand (sizes that are not counts, ADI and CV^2 high) gets
+  ``empirical`` (its quantiles are the calibrated empirical ones of the forecast stage).
 
 Demand over the protection interval ``P = L + R`` with a random lead time ``L`` (mean ``E[L]``,
 std ``sigma_L``) and review period ``R``, e.g. Silver, Pyke & Thomas (2017) §6.10 (random lead
@@ -62,12 +58,11 @@ def choose_family(
         overdispersed = stats.chi2.sf((count - 1) * dispersion, np.maximum(count - 1, 1)) < dispersion_test_level
     integer = np.all(~observed | (np.abs(demand - np.round(demand)) < 1e-9), axis=1)
     count_like = integer & (np.nan_to_num(mean, nan=np.inf) <= count_mean_max)
-    parametric = np.where(
+    family = np.where(
         count_like,
         np.where(overdispersed & (dispersion > 1.0), "negbin", "poisson"),
-        np.where(cv <= normal_cv_max, "normal", "gamma"),
-    )
-    family = np.where(pattern == "lumpy", "empirical", parametric).astype(object)
+        np.where(pattern == "lumpy", "empirical", np.where(cv <= normal_cv_max, "normal", "gamma")),
+    ).astype(object)
     return np.where(count > 0, family, "normal").astype(object)
 
 
