@@ -22,8 +22,8 @@ Method, per bucket:
    folds whose window ends at or before ``o_k`` (a fold without one is scored uncalibrated);
    the final forecast's from all folds. New items' borrowed forecasts get a factor of their own,
    fitted on the items that were new at each origin. It lowers RMSSE on intermittent real data
-   but pulls forecasts below the mean and set stock worse in the outcome backtest
-   (docs/accuracy.md), hence off by default.
+   but pulls forecast totals well below the mean and missed the service targets more on
+   generated data in the outcome backtest (docs/accuracy.md), hence off by default.
 4. **Ensemble**: per segment, the median (``ensemble_method="median"``, default) of the
    ``ensemble_size`` best candidates by backtest RMSSE, or their ``1 / RMSSE^2``-weighted mean
    (``"inverse_mse"``); in the backtest, fold k's members come only from folds whose window ends
