@@ -209,13 +209,12 @@ def main() -> None:
     parser.add_argument("--level-calibration", action="store_true",
                         help="forecast with the level calibration (forecast.level_calibration: true)")
     args = parser.parse_args()
-    calibrate = args.level_calibration
     sections = []
     for dataset in args.datasets:
         if dataset == "generated":
             panel, classes = generated_panel(args.generated_series, 104, 26, seed=args.seed)
             settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed,
-                                               reforecast_every=args.reforecast_every, level_calibration=calibrate)
+                                               reforecast_every=args.reforecast_every, level_calibration=args.level_calibration)
             calibration = replace(settings, apply_order_rounding=False)
             sums, skipped, seconds = run_dataset(panel, calibration)
             text = report("generated, calibration (no MOQ / case pack)", sums, calibration, skipped, seconds, args.min_series)
@@ -235,7 +234,7 @@ def main() -> None:
             n_periods = len(panel["units"].iloc[0])
             settings = OutcomeBacktestSettings(frequency=frequency, n_periods=n_periods, holdout=holdout, horizon=horizon,
                                                backtest_step=step, seed=args.seed, reforecast_every=args.reforecast_every,
-                                               level_calibration=calibrate)
+                                               level_calibration=args.level_calibration)
             sums, skipped, seconds = run_dataset(panel, settings)
             text = report(dataset, sums, settings, skipped, seconds, args.min_series)
         print(text, flush=True)

@@ -209,18 +209,23 @@ def test_settings_and_panel_errors():
         forecast_bucket(panel.assign(future_promo=[np.zeros(3)] * 10), SETTINGS)
 
 
+GLOBAL_SETTINGS = GlobalModelSettings(season_length=12, windows=(3, 6, 12), lags=(1, 2, 3, 12), min_data_in_leaf=20)
+
+
+def lightgbm_history(n=150, seed=7):
+    """``(demand, price, promo)`` history matrices of a generated panel: censored periods as NaN demand."""
+    panel, _ = make_panel(n=n, seed=seed, n_new=0)
+    units, censored, promo, price = (lists(panel, c) for c in ("units", "censored", "promo", "price"))
+    return np.where(censored.astype(bool), np.nan, units), price, promo
+
+
 def test_lightgbm_uses_the_planned_promotion():
-    panel, _ = make_panel(n=150, seed=7, n_new=0)
-    units = np.stack(panel["units"].to_numpy())
-    censored = np.stack(panel["censored"].to_numpy())
-    promo = np.stack(panel["promo"].to_numpy())
-    price = np.stack(panel["price"].to_numpy())
+    demand, price, promo = lightgbm_history()
     future_promo = np.zeros((150, H))
     future_promo[:, ::2] = 1.0
     future_price = price.max(axis=1, keepdims=True) * np.where(future_promo > 0, 0.8, 1.0)  # the generator's discount
     zeros = np.zeros(150, dtype=int)
-    mean = forecast_global(np.where(censored, np.nan, units), price, promo, future_price, future_promo, H, zeros, zeros, zeros,
-                           GlobalModelSettings(season_length=12, windows=(3, 6, 12), lags=(1, 2, 3, 12), min_data_in_leaf=20))
+    mean = forecast_global(demand, price, promo, future_price, future_promo, H, zeros, zeros, zeros, GLOBAL_SETTINGS)
     lift = mean[:, ::2].sum() / mean[:, 1::2].sum()
     assert lift > 1.4  # the generated promotions double demand
 
@@ -228,18 +233,12 @@ def test_lightgbm_uses_the_planned_promotion():
 def test_lightgbm_reads_an_unplanned_period_as_regular_price_without_promotion():
     # the ingest leaves future_price / future_promo NaN where the promotions input plans nothing;
     # LightGBM never saw a missing price in training and would read NaN as a price of 0
-    panel, _ = make_panel(n=150, seed=7, n_new=0)
-    units = np.stack(panel["units"].to_numpy())
-    censored = np.stack(panel["censored"].to_numpy())
-    promo = np.stack(panel["promo"].to_numpy())
-    price = np.stack(panel["price"].to_numpy())
+    demand, price, promo = lightgbm_history()
     regular = price.max(axis=1, keepdims=True) * np.ones((1, H))
     zeros = np.zeros(150, dtype=int)
-    settings_ = GlobalModelSettings(season_length=12, windows=(3, 6, 12), lags=(1, 2, 3, 12), min_data_in_leaf=20)
-    demand = np.where(censored, np.nan, units)
     unplanned = forecast_global(demand, price, promo, np.full((150, H), np.nan), np.full((150, H), np.nan), H,
-                                zeros, zeros, zeros, settings_)
-    regular_plan = forecast_global(demand, price, promo, regular, np.zeros((150, H)), H, zeros, zeros, zeros, settings_)
+                                zeros, zeros, zeros, GLOBAL_SETTINGS)
+    regular_plan = forecast_global(demand, price, promo, regular, np.zeros((150, H)), H, zeros, zeros, zeros, GLOBAL_SETTINGS)
     np.testing.assert_allclose(unplanned, regular_plan)
     level = np.nanmean(np.where(promo[:, -12:] > 0, np.nan, demand[:, -12:]), axis=1)
     assert unplanned.mean() == pytest.approx(np.nanmean(level), rel=0.3)

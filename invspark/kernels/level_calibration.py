@@ -21,8 +21,9 @@ mean, ``c_g`` stays near 1.
 The groups of a fold's series are those known at the fold's origin (a segment defined with the
 scored periods would leak them into the factor). Groups with fewer than ``min_series`` scored
 series take the factor of the next coarser group, and without a large enough group a model is
-not calibrated (factor 1): a factor is only applied where enough series vouch for it. All models are fitted at once: the squared error
-of ``c * yhat`` is the quadratic ``A - 2 c B + c^2 C`` in sums that are computed once.
+not calibrated (factor 1): a factor is only applied where enough series vouch for it. All
+models are fitted at once: the squared error of ``c * yhat`` is the quadratic
+``A - 2 c B + c^2 C`` in sums that are computed once.
 """
 
 from __future__ import annotations
@@ -68,11 +69,11 @@ def level_factors(
     """
     A, B, C, points = moments  # each (M, n_fit)
     scored = points > 0
-    c = np.asarray(grid, dtype=float)[:, None, None]  # (G, 1, 1)
+    values = np.asarray(grid, dtype=float)
+    c = values[:, None, None]  # (G, 1, 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         rmsse = np.sqrt(np.maximum(A - 2 * c * B + c * c * C, 0.0) / np.where(scored, points, 1.0))  # (G, M, n_fit)
     rmsse = np.where(scored[None], rmsse, 0.0)
-    values = np.asarray(grid, dtype=float)
     factors = np.ones((points.shape[0], len(query_groups[0])))  # (M, n_query)
     for fit_codes, query_codes in zip(fit_groups, query_groups):
         for code in np.unique(query_codes):

@@ -477,6 +477,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
         stockout_units[fold] = np.where(censored[:, window], units[:, window], np.nan)
         scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units[:, :origin], censored[:, :origin]), demand[:, :origin])
     actual[:, is_new, :] = np.nan  # new items are forecast by borrowing, not scored as candidates
+    stockout_units[:, is_new, :] = np.nan
 
     # fold j's window lies wholly before fold f's origin: what fold f's calibration and ensemble
     # may learn from
@@ -489,7 +490,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     #     ones from all folds
     final_factors = np.ones((len(base_names), n_series))
     if settings.level_calibration:
-        coarse = [np.where(life == "active", pattern, life)] + [np.where(lf == "active", pt, lf) for _, _, pt, lf in fold_labels]
+        coarse = [np.where(lf == "active", pt, lf) for _, _, pt, lf in [(segment, xyz, pattern, life), *fold_labels]]
         coarse_codes = pd.factorize(np.concatenate(coarse))[0].reshape(n_folds + 1, n_series)  # final, then folds
         fold_groups = [coarse_codes[1:], fold_segment_codes]  # (F, n) each
         moments = level_calibration.error_moments(fold_means, actual[None], scale2[None])  # (4, M, F, n)
@@ -570,7 +571,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     #    scale; a stockout period enters as a lower bound (its sales minus the forecast) instead
     #    of being dropped: dropping them would drop the large demands that caused them
     chosen_means = fold_means[chosen, :, rows].transpose(1, 0, 2)  # (F, n, H)
-    bounded_actual = np.where(np.isnan(actual), np.where(is_new[None, :, None], np.nan, stockout_units), actual)
+    bounded_actual = np.where(np.isnan(actual), stockout_units, actual)
     chosen_residuals = (bounded_actual - chosen_means) / scale[:, :, None]  # (F, n, H)
     final_scale2 = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units, censored), demand)
     # 7. new items borrow the category-at-location level and profile
