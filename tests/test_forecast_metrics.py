@@ -50,6 +50,14 @@ def test_m5_scale_starts_at_first_sale_and_skips_censored():
     assert fm.safe_scale(np.array([np.nan]), np.array([[3.0, 3.0, 3.0]]))[0] == pytest.approx(9.0)
 
 
+def test_safe_scale_of_a_series_that_just_started_ignores_its_leading_zeros():
+    # one sale of 2 after 26 empty periods: no pair after the first sale, so the M5 scale is
+    # undefined; the fallback is the level since that sale (2^2), not (2/27)^2, which would
+    # blow the series' next errors up ~27-fold in every pooled error statistic
+    history = np.array([[0.0] * 26 + [2.0], [np.nan] * 27, [0.0] * 27])
+    assert fm.safe_scale(fm.m5_scale(history), history) == pytest.approx([4.0, 1.0, 1.0])
+
+
 def test_matches_utilsforecast_rmsse_quantile_loss_and_coverage():
     losses = pytest.importorskip("utilsforecast.losses")
     rng = np.random.default_rng(0)

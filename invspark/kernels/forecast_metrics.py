@@ -46,9 +46,17 @@ def m5_scale(history: np.ndarray, censored: np.ndarray | None = None) -> np.ndar
 
 
 def safe_scale(scale2: np.ndarray, history: np.ndarray) -> np.ndarray:
-    """``scale2`` with ``NaN`` replaced by the squared mean level of the history, then by 1."""
-    count = (~np.isnan(history)).sum(axis=1)
-    level = np.nansum(history, axis=1) / np.maximum(count, 1)  # (n,); 0 without observations
+    """``scale2`` with ``NaN`` replaced by the squared mean level of the history from its first
+    sale on (where :func:`m5_scale` starts too), then by 1.
+
+    The level starts at the first sale: a series that has just started selling (no pair of
+    periods after its first sale yet) would otherwise get a scale shrunk by its leading zeros,
+    and its next errors, divided by it, would dominate every pooled error statistic.
+    """
+    started = np.cumsum(np.nan_to_num(history, nan=0.0) > 0, axis=1) > 0  # (n, T) from the first sale
+    selling = np.where(started, history, np.nan)
+    count = (~np.isnan(selling)).sum(axis=1)
+    level = np.nansum(selling, axis=1) / np.maximum(count, 1)  # (n,); 0 without a sale
     fallback = np.where(level > 0, level**2, 1.0)
     return np.where(np.isfinite(scale2) & (scale2 > 0), scale2, fallback)
 
