@@ -174,7 +174,8 @@ def report(name: str, per_series: pd.DataFrame, settings: OutcomeBacktestSetting
              f"{n_series:,} series simulated ({skipped:,} without a forecast or policy skipped), holdout "
              f"{settings.holdout} periods ({settings.frequency}), forecast horizon {settings.forecast_horizon}, "
              f"{'lost sales' if settings.lost_sales else 'backorders'}, MOQ / case pack "
-             f"{'applied' if settings.apply_order_rounding else 'ignored'}; {seconds:.0f} s in one process.{extra}\n",
+             f"{'applied' if settings.apply_order_rounding else 'ignored'}, invspark's targets are "
+             f"{'fill rates' if settings.service_level_type == 'fill_rate' else 'CSLs'}; {seconds:.0f} s in one process.{extra}\n",
              "Inventory at equal achieved fill rate, and stockout periods at equal average stock, invspark against "
              "each baseline (negative = invspark needs less / has fewer; n/a = outside the baseline's swept range); "
              f"all series, then segments with at least {min_series} series:\n",
@@ -185,12 +186,14 @@ def report(name: str, per_series: pd.DataFrame, settings: OutcomeBacktestSetting
 
 
 def calibration_markdown(per_series: pd.DataFrame, settings: OutcomeBacktestSettings, min_series: int) -> str:
+    """invspark's achieved service (CSL or fill rate, as its targets) against its target, per segment."""
     table = outcome_table(per_series, settings.year_periods)
     own = table[(table["policy"] == "invspark") & (table["n_series"] >= min_series)].copy()
-    own["gap_pp"] = 100 * (own["csl"] - own["service_level_target"])
-    lines = ["| segment | series | target CSL | achieved CSL | gap (pp) | within +-1.5 pp |", "|---|---|---|---|---|---|"]
+    measure, label = ("fill_rate", "fill rate") if settings.service_level_type == "fill_rate" else ("csl", "CSL")
+    own["gap_pp"] = 100 * (own[measure] - own["service_level_target"])
+    lines = [f"| segment | series | target {label} | achieved {label} | gap (pp) | within +-1.5 pp |", "|---|---|---|---|---|---|"]
     for _, row in own.sort_values(["segment", "service_level_target"]).iterrows():
-        lines.append(f"| {row['segment']} | {int(row['n_series']):,} | {row['service_level_target']:g} | {row['csl']:.3f} | "
+        lines.append(f"| {row['segment']} | {int(row['n_series']):,} | {row['service_level_target']:g} | {row[measure]:.3f} | "
                      f"{row['gap_pp']:+.1f} | {'yes' if abs(row['gap_pp']) <= 1.5 else 'no'} |")
     within = (own["gap_pp"].abs() <= 1.5).mean()
     return "\n".join(lines) + f"\n\n{within:.0%} of {len(own)} segment x target cells within +-1.5 pp.\n"
@@ -206,6 +209,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reforecast-every", type=int, default=None,
                         help="forecast and plan again every N holdout periods (default: once, at the origin)")
+    parser.add_argument("--service-level-type", choices=["csl", "fill_rate"], default="csl",
+                        help="what invspark's targets are (policy.service_level_type); the baselines are unchanged")
     parser.add_argument("--level-calibration", action="store_true",
                         help="forecast with the level calibration (forecast.level_calibration: true)")
     args = parser.parse_args()
@@ -214,11 +219,12 @@ def main() -> None:
         if dataset == "generated":
             panel, classes = generated_panel(args.generated_series, 104, 26, seed=args.seed)
             settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed,
-                                               reforecast_every=args.reforecast_every, level_calibration=args.level_calibration)
+                                               reforecast_every=args.reforecast_every, level_calibration=args.level_calibration,
+                                               service_level_type=args.service_level_type)
             calibration = replace(settings, apply_order_rounding=False)
             sums, skipped, seconds = run_dataset(panel, calibration)
             text = report("generated, calibration (no MOQ / case pack)", sums, calibration, skipped, seconds, args.min_series)
-            text += "\nAchieved CSL of invspark's RS against its target, per segment:\n\n"
+            text += "\nAchieved service of invspark's RS against its target, per segment:\n\n"
             text += calibration_markdown(sums, calibration, args.min_series)
             true_class = pd.Series(classes, index=pd.MultiIndex.from_frame(panel[["sku_id", "location_id"]]))
             by_class = sums.assign(segment=true_class.reindex(pd.MultiIndex.from_frame(sums[["sku_id", "location_id"]]))
@@ -234,7 +240,8 @@ def main() -> None:
             n_periods = len(panel["units"].iloc[0])
             settings = OutcomeBacktestSettings(frequency=frequency, n_periods=n_periods, holdout=holdout, horizon=horizon,
                                                backtest_step=step, seed=args.seed, reforecast_every=args.reforecast_every,
-                                               level_calibration=args.level_calibration)
+                                               level_calibration=args.level_calibration,
+                                               service_level_type=args.service_level_type)
             sums, skipped, seconds = run_dataset(panel, settings)
             text = report(dataset, sums, settings, skipped, seconds, args.min_series)
         print(text, flush=True)

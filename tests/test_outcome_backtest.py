@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 from invspark.errors import ConfigError
+from invspark.policy import compute_policies
 from invspark.stages.outcome_backtest import (
     OUTCOME_SUMS_SCHEMA,
     OutcomeBacktestSettings,
@@ -76,6 +79,31 @@ def test_policy_levels_follow_each_family_formula():
     assert (implied_mae > 0).all()
     own = levels[levels["policy"] == "invspark"]
     assert (own["policy_type"] == "RS").all() and np.isfinite(own["order_up_to"]).all()
+
+
+def test_invspark_targets_can_be_fill_rates():
+    """With ``service_level_type="fill_rate"`` (the run's ``policy.service_level_type``) invspark's
+    order-up-to levels are :func:`compute_policies`' fill-rate levels; the baselines do not change."""
+    from invspark.stages.forecast import forecast_bucket
+
+    panel = _poisson_panel(30, 60, 13, seed=2, lead_time=3.0, review=2.0)
+    csl = OutcomeBacktestSettings(frequency="W", n_periods=60, holdout=13, models=FAST_MODELS,
+                                  service_targets=(0.9,), static_cover_weeks=(2.0,))
+    fill = replace(csl, service_level_type="fill_rate")
+    truncated, _, _ = split_holdout(panel, csl)
+    forecast = forecast_bucket(truncated, csl.forecast_settings())
+    by_csl, by_fill = policy_levels(forecast, truncated, csl), policy_levels(forecast, truncated, fill)
+    expected = compute_policies(pd.DataFrame({
+        "demand_mean": forecast["demand_mean"], "demand_std": forecast["demand_std"],
+        "distribution": forecast["distribution"], "demand_shape": forecast["demand_shape"],
+        "lead_time_mean": 3.0, "lead_time_std": 0.0, "review_period": 2.0, "policy": "RS",
+        "service_level_type": "fill_rate", "service_level_target": 0.9,
+    }))
+    own = by_fill[by_fill["policy"] == "invspark"]
+    np.testing.assert_allclose(own["order_up_to"].to_numpy(), expected["order_up_to"].to_numpy())
+    assert not np.allclose(own["order_up_to"].to_numpy(), by_csl.loc[by_csl["policy"] == "invspark", "order_up_to"].to_numpy())
+    others = by_fill["policy"] != "invspark"
+    pd.testing.assert_frame_equal(by_fill[others], by_csl[by_csl["policy"] != "invspark"])
 
 
 def test_mae_normal_uses_the_chosen_models_backtest_mae():
@@ -176,8 +204,10 @@ def test_frontier_comparison_interpolates_and_refuses_to_extrapolate():
 def test_settings_reject_bad_values():
     with pytest.raises(ConfigError, match="holdout must be an integer"):
         OutcomeBacktestSettings(frequency="W", n_periods=20, holdout=20)
-    with pytest.raises(ConfigError, match="service_targets must be CSLs"):
+    with pytest.raises(ConfigError, match="service_targets must be service levels"):
         OutcomeBacktestSettings(frequency="W", n_periods=60, holdout=10, service_targets=(0.9, 1.0))
+    with pytest.raises(ConfigError, match="service_level_type must be one of"):
+        OutcomeBacktestSettings(frequency="W", n_periods=60, holdout=10, service_level_type="p2")
     with pytest.raises(ConfigError, match="too short"):
         OutcomeBacktestSettings(frequency="W", n_periods=40, holdout=13)
 

@@ -33,11 +33,12 @@ ITEM_COLUMNS = ("holding_cost_rate", "ordering_cost", "case_pack", "moq")
 
 def simulation_settings(config: RunConfig, n_periods: int, **overrides) -> OutcomeBacktestSettings:
     """Holdout = the run's horizon; the forecast's backtest folds; ``simulation.reforecast_every``;
-    overrides for the rest."""
+    invspark's targets of the run's ``policy.service_level_type``; overrides for the rest."""
     values = dict(frequency=config.frequency, n_periods=n_periods, holdout=config.horizon,
                   backtest_folds=config.forecast.backtest_folds, periods_per_year=config.periods_per_year,
                   reforecast_every=config.simulation.reforecast_every,
-                  level_calibration=config.forecast.level_calibration)
+                  level_calibration=config.forecast.level_calibration,
+                  service_level_type=config.policy.service_level_type)
     values.update(overrides)
     return OutcomeBacktestSettings(**values)
 

@@ -12,7 +12,8 @@ series panel (docs/architecture.md) plus the item columns ``holding_cost_rate``,
 
    - ``invspark``: :func:`invspark.policy.compute_policies` with the forecast's distribution
      (``demand_mean``, ``demand_std``, ``distribution``), the series' lead-time mean and std
-     and review period, policy ``settings.invspark_policy`` (RS), CSL target = the knob.
+     and review period, policy ``settings.invspark_policy`` (RS), target = the knob, a CSL or a
+     fill rate as ``settings.service_level_type`` says (the run's ``policy.service_level_type``).
    - ``mae_normal`` (a common accelerator recipe): RS with
      ``S = mu (L + R) + z(target) * MAE * sqrt(L + R)``, ``MAE`` the chosen model's mean
      absolute backtest error per period (the forecast's ``demand_std`` where it has none), the
@@ -55,7 +56,7 @@ from scipy import stats
 
 from invspark.errors import ConfigError, InputDataError
 from invspark.kernels import inventory_simulation as sim
-from invspark.policy import compute_policies
+from invspark.policy import SERVICE_LEVEL_TYPES, compute_policies
 from invspark.stages.forecast import DEFAULT_MODELS, ForecastSettings, forecast_bucket
 
 POLICY_FAMILIES = ("invspark", "static_cover", "mae_normal")
@@ -75,8 +76,8 @@ class OutcomeBacktestSettings:
 
     ``frequency`` D/W/M and ``n_periods`` (T of the panel's arrays); ``holdout`` periods
     simulated; ``horizon`` of the forecast made at the origin (default: the holdout; the
-    policy is set once at the origin and held through the holdout); ``service_targets`` CSL knobs of ``invspark`` and
-    ``mae_normal``; ``static_cover_weeks`` the X knobs of ``static_cover``;
+    policy is set once at the origin and held through the holdout); ``service_targets`` knobs of ``invspark`` (of
+    type ``service_level_type``: ``csl`` or ``fill_rate``) and ``mae_normal`` (CSLs: its ``z``); ``static_cover_weeks`` the X knobs of ``static_cover``;
     ``static_window_weeks`` its average-sales window; ``lost_sales`` False = backorders;
     ``holding_cost_rate`` per year where the item has none; ``apply_order_rounding`` False
     ignores MOQ and case pack (to check the policy's service calibration alone);
@@ -92,6 +93,7 @@ class OutcomeBacktestSettings:
     holdout: int
     horizon: int | None = None
     service_targets: tuple = (0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+    service_level_type: str = "csl"
     static_cover_weeks: tuple = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 10.0, 13.0)
     static_window_weeks: float = 13.0
     invspark_policy: str = "RS"
@@ -114,7 +116,9 @@ class OutcomeBacktestSettings:
         if not isinstance(self.holdout, (int, np.integer)) or not 1 <= self.holdout < self.n_periods:
             raise ConfigError(f"holdout must be an integer in [1, n_periods={self.n_periods}), got {self.holdout!r}")
         if not self.service_targets or any(not 0 < t < 1 for t in self.service_targets):
-            raise ConfigError(f"service_targets must be CSLs strictly between 0 and 1, got {self.service_targets!r}")
+            raise ConfigError(f"service_targets must be service levels strictly between 0 and 1, got {self.service_targets!r}")
+        if self.service_level_type not in SERVICE_LEVEL_TYPES:
+            raise ConfigError(f"service_level_type must be one of {SERVICE_LEVEL_TYPES}, got {self.service_level_type!r}")
         if not self.static_cover_weeks or any(not w >= 0 for w in self.static_cover_weeks):
             raise ConfigError(f"static_cover_weeks must be >= 0 weeks, got {self.static_cover_weeks!r}")
         if not self.static_window_weeks > 0:
@@ -221,7 +225,7 @@ def policy_levels(forecast: pd.DataFrame, truncated: pd.DataFrame, settings: Out
         "distribution": np.tile(forecast["distribution"].to_numpy(dtype=object), k),
         "demand_shape": np.tile(forecast["demand_shape"].to_numpy(dtype=object), k),
         "lead_time_mean": np.tile(lead, k), "lead_time_std": np.tile(lead_std, k), "review_period": np.tile(review, k),
-        "policy": settings.invspark_policy, "service_level_type": "csl",
+        "policy": settings.invspark_policy, "service_level_type": settings.service_level_type,
         "service_level_target": np.repeat(targets, n),  # (k * n,): target-major, then series
     })
     levels = compute_policies(rows)
