@@ -18,6 +18,7 @@ from invspark.stages.outcome_backtest import (
     outcome_backtest_bucket,
     outcome_table,
     policy_levels,
+    service_intervals,
     simulate_families,
     split_holdout,
 )
@@ -262,3 +263,27 @@ def test_reforecasting_splices_each_forecasts_levels_until_the_next():
     np.testing.assert_allclose(S_roll[static], S_once[static])
     with pytest.raises(ConfigError, match="reforecast_every"):
         OutcomeBacktestSettings(frequency="W", n_periods=70, holdout=10, reforecast_every=0)
+
+
+def test_service_intervals_are_ratios_of_sums_with_a_series_bootstrap_interval():
+    rng = np.random.default_rng(0)
+    n = 400
+    cycles = rng.integers(5, 20, n).astype(float)
+    failed = rng.binomial(cycles.astype(int), 0.1).astype(float)
+    per_series = pd.DataFrame({
+        "policy": "invspark", "segment": np.where(np.arange(n) < 300, "big", "small"), "service_level_target": 0.9,
+        "cycles": cycles, "cycles_with_stockout": failed, "filled": 9.0, "demand": 10.0,
+    })
+    per_series = pd.concat([per_series, per_series.assign(policy="static_cover")], ignore_index=True)
+    cells = service_intervals(per_series, measure="csl").set_index("segment")
+    big = np.arange(n) < 300
+    assert cells.loc["big", "n_series"] == 300
+    assert cells.loc["big", "achieved"] == pytest.approx(1 - failed[big].sum() / cycles[big].sum())
+    for segment in ("big", "small"):
+        assert cells.loc[segment, "lower"] < cells.loc[segment, "achieved"] < cells.loc[segment, "upper"]
+    # the binomial standard error of the CSL is the scale of the interval; fewer series, wider interval
+    width = cells["upper"] - cells["lower"]
+    assert width["small"] > width["big"]
+    assert width["big"] == pytest.approx(2 * 1.96 * np.sqrt(0.09 / cycles[big].sum()), rel=0.35)
+    fill = service_intervals(per_series, measure="fill_rate").set_index("segment")
+    assert (fill["achieved"] == 0.9).all() and (fill["upper"] - fill["lower"] < 1e-12).all()  # identical series
