@@ -44,7 +44,11 @@ Method, per bucket:
    errors: a forecast that minimises RMSSE sits below the mean of skewed demand, and stock must
    cover the mean.
 8. **New items** borrow the level and profile of ``category_mean_units`` (the category at the
-   same location), scaled by the item's own sales relative to the category over its short life.
+   same location), scaled by the item's own sales relative to the category over its short life,
+   unless a model of the zoo forecast the items that were new at the backtest origins better
+   (by ``champion_threshold``, over at least ``new_item_min_series`` such items): the same
+   champion-challenger rule as the segments', on the only items that show how a short history
+   goes on (on UCI Online Retail, new items' first weeks are launch orders that do not last).
 """
 
 from __future__ import annotations
@@ -106,6 +110,8 @@ class ForecastSettings:
     segment gets its own quantiles (else its demand pattern's, else the bucket's).
     ``level_calibration`` scales each candidate by its out-of-sample factor (step 3 of the
     module docstring), fitted on groups of at least ``calibration_min_series`` series.
+    ``new_item_min_series`` items new at the backtest origins are needed before a model may
+    replace borrowing for the new items (step 8).
     """
 
     frequency: str
@@ -130,6 +136,7 @@ class ForecastSettings:
     promo_lift_prior: float = 8.0
     level_calibration: bool = False
     calibration_min_series: int = 30
+    new_item_min_series: int = 30
     lightgbm: GlobalModelSettings | None = field(default=None)
 
     def __post_init__(self):
@@ -153,9 +160,10 @@ class ForecastSettings:
             raise ConfigError(f"default_champion {self.default_champion!r} must be one of models {self.models!r}")
         if not 0 <= self.champion_threshold < 1:
             raise ConfigError(f"champion_threshold must be in [0, 1), got {self.champion_threshold!r}")
-        if isinstance(self.calibration_min_series, bool) or not isinstance(self.calibration_min_series, (int, np.integer)) \
-                or self.calibration_min_series < 1:
-            raise ConfigError(f"calibration_min_series must be an integer >= 1, got {self.calibration_min_series!r}")
+        for name in ("calibration_min_series", "new_item_min_series"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
         if self.ensemble_size < 1:
             raise ConfigError(f"ensemble_size must be >= 1, got {self.ensemble_size!r}")
         if self.ensemble_method not in ENSEMBLE_METHODS:
@@ -574,9 +582,13 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     bounded_actual = np.where(np.isnan(actual), stockout_units, actual)
     chosen_residuals = (bounded_actual - chosen_means) / scale[:, :, None]  # (F, n, H)
     final_scale2 = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units, censored), demand)
-    # 7. new items borrow the category-at-location level and profile
+    # 7. new items borrow the category-at-location level and profile, or take the model that
+    #    forecast the items new at the backtest origins better
     new_factor = _new_item_factor(matrices, settings, fold_segments, demand, scale2) if settings.level_calibration else 1.0
-    mean, model, final_scale2 = _borrow_for_new_items(matrices, settings, is_new, new_factor, mean, model, final_scale2)
+    new_model = _new_item_model(matrices, settings, fold_segments, demand, scale2, fold_means[: len(base_names)], new_factor)
+    new_mean = final_means[new_model] if new_model is not None else None
+    mean, model, final_scale2 = _forecast_new_items(matrices, settings, is_new, new_factor, mean, model, final_scale2,
+                                                    new_mean, base_names[new_model] if new_model is not None else None)
     final_scale = np.sqrt(final_scale2)
     rq = forecast_intervals.residual_quantiles(chosen_residuals, group_levels, levels, settings.min_pool_points)
     quantiles = forecast_intervals.quantile_forecasts(np.nan_to_num(mean), final_scale, rq)  # (L, n, H)
@@ -664,6 +676,14 @@ def _borrowed_forecast(matrices: PanelMatrices, settings: ForecastSettings, rows
     return np.maximum(borrowed, 0.0)
 
 
+def _new_items_at_origins(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray]):
+    """``(fold, origin, rows)`` per backtest fold: the items that were ``new`` at its origin and had sold before it."""
+    for fold, origin in enumerate(settings.origins):  # small fixed set of folds
+        rows = (fold_segments[fold] == "new") & (np.nan_to_num(matrices.units[:, :origin], nan=0.0) > 0).any(axis=1)
+        if rows.any():
+            yield fold, origin, rows
+
+
 def _new_item_factor(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray],
                      demand: np.ndarray, scale2: np.ndarray) -> float:
     """Level calibration factor of :func:`_borrowed_forecast` (:mod:`invspark.kernels.level_calibration`).
@@ -674,26 +694,65 @@ def _new_item_factor(matrices: PanelMatrices, settings: ForecastSettings, fold_s
     """
     H, n_series = settings.horizon, matrices.units.shape[0]
     moments = np.zeros((4, n_series))
-    for fold, origin in enumerate(settings.origins):  # small fixed set of folds
-        rows = (fold_segments[fold] == "new") & (np.nan_to_num(matrices.units[:, :origin], nan=0.0) > 0).any(axis=1)
-        if rows.any():
-            borrowed = _borrowed_forecast(matrices, settings, rows, origin)
-            moments[:, rows] += level_calibration.error_moments(borrowed, demand[rows, origin:origin + H], scale2[fold, rows])
+    for fold, origin, rows in _new_items_at_origins(matrices, settings, fold_segments):
+        borrowed = _borrowed_forecast(matrices, settings, rows, origin)
+        moments[:, rows] += level_calibration.error_moments(borrowed, demand[rows, origin:origin + H], scale2[fold, rows])
     one_group = [np.zeros(n_series, dtype=int)]
     return float(level_calibration.level_factors(moments[:, None], one_group, [np.zeros(1, dtype=int)],
                                                  settings.calibration_min_series)[0, 0])
 
 
-def _borrow_for_new_items(matrices, settings, is_new, factor, mean, model, scale2):
-    """New items: :func:`_borrowed_forecast` from the whole history times the calibration ``factor``."""
+def _new_item_model(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray],
+                    demand: np.ndarray, scale2: np.ndarray, fold_means: np.ndarray, borrow_factor: float) -> int | None:
+    """Index of the base model that replaces borrowing for the new items, or ``None`` (borrow).
+
+    Each item that was new at a fold's origin (and had sold before it) is one trial: its RMSSE
+    over the fold's window under borrowing (times ``borrow_factor``) and under every base model
+    (``fold_means`` ``(M, F, n, H)``). A model must have at least ``new_item_min_series`` trials
+    scored alongside borrowing and a mean RMSSE lower than borrowing's on them by
+    ``champion_threshold``; the best such model wins.
+    """
+    H = settings.horizon
+    trial_scores = []  # per fold: (1 + M, k) RMSSE of borrowing, then each model
+    for fold, origin, rows in _new_items_at_origins(matrices, settings, fold_segments):
+        candidates = np.concatenate([borrow_factor * _borrowed_forecast(matrices, settings, rows, origin)[None],
+                                     fold_means[:, fold, rows]])  # (1 + M, k, H)
+        actual = demand[rows, origin:origin + H]  # (k, H)
+        squared = (candidates - actual[None]) ** 2 / scale2[fold, rows][None, :, None]
+        squared = np.where(np.isnan(actual)[None], np.nan, squared)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            points = (~np.isnan(squared)).sum(axis=2)
+            trial_scores.append(np.where(points > 0, np.sqrt(np.nansum(squared, axis=2) / np.maximum(points, 1)), np.nan))
+    if not trial_scores:
+        return None
+    scores = np.concatenate(trial_scores, axis=1)  # (1 + M, trials)
+    shared = np.isfinite(scores[0])[None] & np.isfinite(scores[1:])  # (M, trials): scored with borrowing
+    count = shared.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        model_mean = np.where(shared, scores[1:], 0.0).sum(axis=1) / count
+        borrow_mean = np.where(shared, scores[0][None], 0.0).sum(axis=1) / count
+        gain = np.where(count >= settings.new_item_min_series, 1.0 - model_mean / borrow_mean, -np.inf)  # (M,)
+    best = int(np.nanargmax(np.nan_to_num(gain, nan=-np.inf)))
+    return best if gain[best] > settings.champion_threshold else None
+
+
+def _forecast_new_items(matrices, settings, is_new, factor, mean, model, scale2, new_mean=None, new_model=None):
+    """New items: ``new_mean`` ``(n, H)`` of the model ``new_model`` where it is finite, else
+    :func:`_borrowed_forecast` from the whole history times the calibration ``factor``."""
     if not is_new.any():
         return mean, model, scale2
-    borrowed = factor * _borrowed_forecast(matrices, settings, is_new, settings.n_periods)
+    forecast = factor * _borrowed_forecast(matrices, settings, is_new, settings.n_periods)
+    label = np.full(int(is_new.sum()), NEW_ITEM_MODEL, dtype=object)
+    if new_mean is not None:
+        own = new_mean[is_new]  # (k, H)
+        usable = np.isfinite(own).all(axis=1)
+        forecast = np.where(usable[:, None], own, forecast)
+        label = np.where(usable, new_model, label)
     mean = mean.copy()
-    mean[is_new] = borrowed
+    mean[is_new] = forecast
     model = model.copy()
-    model[is_new] = NEW_ITEM_MODEL
-    level = np.nan_to_num(borrowed.mean(axis=1), nan=0.0)
+    model[is_new] = label
+    level = np.nan_to_num(forecast.mean(axis=1), nan=0.0)
     scale2 = scale2.copy()
     own_scale = forecast_metrics.m5_scale(matrices.units[is_new], matrices.censored[is_new])
     # without a usable history of its own, a Poisson-like scale: Var(y_t - y_{t-1}) = 2 * level
