@@ -14,7 +14,8 @@ Data sets:
 
 - ``generated``: ``invspark.kernels.synthetic`` blocks (weekly; smooth / erratic / intermittent
   / lumpy Bernoulli x negative-binomial demand with season, trend, price and promotions), built
-  in-process (no Spark). History = the observed (censored) sales; the holdout is the *true*
+  in-process (no Spark). History = the observed (censored) sales under the missing-period rule
+  of CONTRACTS.md (a discontinued item sells zero after its last row); the holdout is the *true*
   demand of the generator's planned periods, so achieved service is measured against what
   customers really wanted. Lead time 1 week (the generator's), review period 1 or 2 per store.
   Run twice: with the items' MOQ and case packs, and without (``calibration``: checks that the
@@ -72,9 +73,13 @@ def generated_panel(n_series: int, n_history: int, holdout: int, seed: int) -> t
     for block_id in range(plan.n_blocks):  # blocks of 2,000 series
         block = syn.generate_series_block(plan, block_id)
         T, H = n_history, holdout
-        observed = block.alive[:, :T] & ~block.closed[:, :T]
-        history = np.where(observed, block.units, np.nan)  # (n, T)
-        censored = observed & (block.on_hand == 0)
+        # the missing-period rule of CONTRACTS.md, as ingest applies it: missing before the first
+        # row (launch) and where the store was closed; a discontinued item's later periods are
+        # zero sales, not missing
+        launched = np.cumsum(block.alive[:, :T], axis=1) > 0
+        observed = launched & ~block.closed[:, :T]
+        history = np.where(observed, np.where(block.alive[:, :T], block.units[:, :T], 0.0), np.nan)  # (n, T)
+        censored = observed & block.alive[:, :T] & (block.on_hand[:, :T] == 0)
         future = np.where(block.alive[:, T:T + H], block.demand[:, T:T + H], 0.0)  # (n, H) true demand
         units = np.concatenate([history, future], axis=1)  # (n, T + H)
         price = block.price[:, :T + H]
