@@ -584,11 +584,12 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     final_scale2 = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units, censored), demand)
     # 7. new items borrow the category-at-location level and profile, or take the model that
     #    forecast the items new at the backtest origins better
-    new_factor = _new_item_factor(matrices, settings, fold_segments, demand, scale2) if settings.level_calibration else 1.0
-    new_model = _new_item_model(matrices, settings, fold_segments, demand, scale2, fold_means[: len(base_names)], new_factor)
-    new_mean = final_means[new_model] if new_model is not None else None
+    trials = list(_new_item_trials(matrices, settings, fold_segments))
+    new_factor = _new_item_factor(trials, demand, scale2, settings) if settings.level_calibration else 1.0
+    new_model = _new_item_model(trials, demand, scale2, fold_means[: len(base_names)], new_factor, settings)
+    new_mean, new_label = (final_means[new_model], base_names[new_model]) if new_model is not None else (None, None)
     mean, model, final_scale2 = _forecast_new_items(matrices, settings, is_new, new_factor, mean, model, final_scale2,
-                                                    new_mean, base_names[new_model] if new_model is not None else None)
+                                                    new_mean, new_label)
     final_scale = np.sqrt(final_scale2)
     rq = forecast_intervals.residual_quantiles(chosen_residuals, group_levels, levels, settings.min_pool_points)
     quantiles = forecast_intervals.quantile_forecasts(np.nan_to_num(mean), final_scale, rq)  # (L, n, H)
@@ -676,53 +677,47 @@ def _borrowed_forecast(matrices: PanelMatrices, settings: ForecastSettings, rows
     return np.maximum(borrowed, 0.0)
 
 
-def _new_items_at_origins(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray]):
-    """``(fold, origin, rows)`` per backtest fold: the items that were ``new`` at its origin and had sold before it."""
+def _new_item_trials(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray]):
+    """``(fold, origin, rows, borrowed)`` per backtest fold: the items that were ``new`` at its
+    origin and had sold before it, and their :func:`_borrowed_forecast` from the history before it."""
     for fold, origin in enumerate(settings.origins):  # small fixed set of folds
         rows = (fold_segments[fold] == "new") & (np.nan_to_num(matrices.units[:, :origin], nan=0.0) > 0).any(axis=1)
         if rows.any():
-            yield fold, origin, rows
+            yield fold, origin, rows, _borrowed_forecast(matrices, settings, rows, origin)
 
 
-def _new_item_factor(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray],
-                     demand: np.ndarray, scale2: np.ndarray) -> float:
+def _new_item_factor(trials: list, demand: np.ndarray, scale2: np.ndarray, settings: ForecastSettings) -> float:
     """Level calibration factor of :func:`_borrowed_forecast` (:mod:`invspark.kernels.level_calibration`).
 
-    Fitted on the backtest: at each fold's origin, the items that were new then and had sold
-    before it are forecast by borrowing and scored on the fold's window. 1 with fewer than
+    Fitted on the backtest's :func:`_new_item_trials`: the items that were new at each fold's
+    origin, forecast by borrowing and scored on the fold's window. 1 with fewer than
     ``calibration_min_series`` such items over all folds.
     """
-    H, n_series = settings.horizon, matrices.units.shape[0]
+    H, n_series = settings.horizon, demand.shape[0]
     moments = np.zeros((4, n_series))
-    for fold, origin, rows in _new_items_at_origins(matrices, settings, fold_segments):
-        borrowed = _borrowed_forecast(matrices, settings, rows, origin)
+    for fold, origin, rows, borrowed in trials:
         moments[:, rows] += level_calibration.error_moments(borrowed, demand[rows, origin:origin + H], scale2[fold, rows])
     one_group = [np.zeros(n_series, dtype=int)]
     return float(level_calibration.level_factors(moments[:, None], one_group, [np.zeros(1, dtype=int)],
                                                  settings.calibration_min_series)[0, 0])
 
 
-def _new_item_model(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray],
-                    demand: np.ndarray, scale2: np.ndarray, fold_means: np.ndarray, borrow_factor: float) -> int | None:
+def _new_item_model(trials: list, demand: np.ndarray, scale2: np.ndarray, fold_means: np.ndarray, borrow_factor: float,
+                    settings: ForecastSettings) -> int | None:
     """Index of the base model that replaces borrowing for the new items, or ``None`` (borrow).
 
-    Each item that was new at a fold's origin (and had sold before it) is one trial: its RMSSE
-    over the fold's window under borrowing (times ``borrow_factor``) and under every base model
-    (``fold_means`` ``(M, F, n, H)``). A model must have at least ``new_item_min_series`` trials
-    scored alongside borrowing and a mean RMSSE lower than borrowing's on them by
-    ``champion_threshold``; the best such model wins.
+    Each item of :func:`_new_item_trials` is one trial: its RMSSE over the fold's window under
+    borrowing (times ``borrow_factor``) and under every base model (``fold_means``
+    ``(M, F, n, H)``). A model must have at least ``new_item_min_series`` trials scored alongside
+    borrowing and a mean RMSSE lower than borrowing's on them by ``champion_threshold``; the best
+    such model wins.
     """
     H = settings.horizon
     trial_scores = []  # per fold: (1 + M, k) RMSSE of borrowing, then each model
-    for fold, origin, rows in _new_items_at_origins(matrices, settings, fold_segments):
-        candidates = np.concatenate([borrow_factor * _borrowed_forecast(matrices, settings, rows, origin)[None],
-                                     fold_means[:, fold, rows]])  # (1 + M, k, H)
+    for fold, origin, rows, borrowed in trials:
         actual = demand[rows, origin:origin + H]  # (k, H)
-        squared = (candidates - actual[None]) ** 2 / scale2[fold, rows][None, :, None]
-        squared = np.where(np.isnan(actual)[None], np.nan, squared)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            points = (~np.isnan(squared)).sum(axis=2)
-            trial_scores.append(np.where(points > 0, np.sqrt(np.nansum(squared, axis=2) / np.maximum(points, 1)), np.nan))
+        candidates = [borrow_factor * borrowed, *fold_means[:, fold, rows]]  # 1 + M, each (k, H)
+        trial_scores.append(np.stack([forecast_metrics.rmsse(actual, candidate, scale2[fold, rows]) for candidate in candidates]))
     if not trial_scores:
         return None
     scores = np.concatenate(trial_scores, axis=1)  # (1 + M, trials)
