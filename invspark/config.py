@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import yaml
 
 from invspark.errors import ConfigError
+from invspark.kernels.censored_demand import RULES as CENSORED_DEMAND
 
 FREQUENCIES = ("D", "W", "M")
 PERIODS_PER_YEAR = {"D": 365.0, "W": 52.0, "M": 12.0}
@@ -64,6 +65,7 @@ class ForecastConfig:
     champion_threshold: float
     level_calibration: bool
     history_periods: int | None
+    censored_demand: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,6 +196,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path | None = None, source: s
             history_periods=None
             if forecast["history_periods"] is None
             else _int(forecast["history_periods"], "forecast.history_periods", minimum=2),
+            censored_demand=_choice(forecast["censored_demand"], CENSORED_DEMAND, "forecast.censored_demand"),
         ),
         policy=PolicyConfig(
             default_policy=_choice(policy["default_policy"], POLICIES, "policy.default_policy"),

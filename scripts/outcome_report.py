@@ -226,6 +226,8 @@ def main() -> None:
                         help="forecast and plan again every N holdout periods (default: once, at the origin)")
     parser.add_argument("--service-level-type", choices=["csl", "fill_rate"], default="csl",
                         help="what invspark's targets are (policy.service_level_type); the baselines are unchanged")
+    parser.add_argument("--censored-demand", choices=["impute", "lower_bound"], default="impute",
+                        help="how the forecast treats stockout periods (forecast.censored_demand)")
     parser.add_argument("--level-calibration", action="store_true",
                         help="forecast with the level calibration (forecast.level_calibration: true)")
     args = parser.parse_args()
@@ -235,6 +237,7 @@ def main() -> None:
             panel, classes = generated_panel(args.generated_series, 104, 26, seed=args.seed)
             settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed,
                                                reforecast_every=args.reforecast_every, level_calibration=args.level_calibration,
+                                               censored_demand=args.censored_demand,
                                                service_level_type=args.service_level_type)
             calibration = replace(settings, apply_order_rounding=False)
             sums, skipped, seconds = run_dataset(panel, calibration)
@@ -255,7 +258,7 @@ def main() -> None:
             n_periods = len(panel["units"].iloc[0])
             settings = OutcomeBacktestSettings(frequency=frequency, n_periods=n_periods, holdout=holdout, horizon=horizon,
                                                backtest_step=step, seed=args.seed, reforecast_every=args.reforecast_every,
-                                               level_calibration=args.level_calibration,
+                                               level_calibration=args.level_calibration, censored_demand=args.censored_demand,
                                                service_level_type=args.service_level_type)
             sums, skipped, seconds = run_dataset(panel, settings)
             text = report(dataset, sums, settings, skipped, seconds, args.min_series)

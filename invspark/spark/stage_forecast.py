@@ -35,6 +35,7 @@ def forecast_settings(config: RunConfig, grid: PeriodGrid) -> ForecastSettings:
         backtest_folds=config.forecast.backtest_folds,
         champion_threshold=config.forecast.champion_threshold,
         level_calibration=config.forecast.level_calibration,
+        censored_demand=config.forecast.censored_demand,
     )
 
 

@@ -6,13 +6,19 @@ n_periods)`` through the kernels, pandas out with the schema :data:`FORECAST_BUC
 
 Method, per bucket:
 
+0. **Censored demand** (``censored_demand="impute"``, :mod:`invspark.kernels.censored_demand`):
+   each stockout period's demand is imputed by a draw from the series' demand distribution
+   truncated below at what sold, from the history up to the point that uses it (the whole
+   history; each fold's origin for its fit; each fold's window end for its scoring), and the
+   steps below see demand, not sales. With ``"lower_bound"`` the sales of a stockout period stay
+   a lower bound: the statistical models use them only where they exceed the forecast,
+   LightGBM not at all, the backtest does not score them and the residuals take them as bounds.
 1. **Segmentation** (``invspark.kernels.segmentation``): XYZ by the CV of per-period demand,
    Syntetos-Boylan pattern by ADI / CV^2 of sizes, lifecycle ``new`` / ``inactive``; the
    segment is ``"{abc}{xyz}-{pattern}"`` for active series, else the lifecycle.
 2. **Walk-forward backtest** with ``backtest_folds`` rolling origins
    ``o_k = T - horizon - (k - 1) * backtest_step``: fold ``k`` fits every candidate on
-   ``units[:, :o_k]`` only and is scored on ``o_k .. o_k + horizon - 1``; censored periods are
-   not scored. Statistical models get a promotion-lift adjustment estimated before the origin
+   ``units[:, :o_k]`` only and is scored on ``o_k .. o_k + horizon - 1``. Statistical models get a promotion-lift adjustment estimated before the origin
    (history de-promoted, forecast re-promoted by the planned promo); LightGBM uses the planned
    price and promotion as features.
 3. **Level calibration** (``level_calibration``, off by default; :mod:`invspark.kernels.level_calibration`):
@@ -34,8 +40,8 @@ Method, per bucket:
    beats it by ``champion_threshold`` (relative) on the mean and, with
    ``challenger_every_fold``, in every fold where both are scored.
 6. **Quantiles** from the chosen model's out-of-sample residuals, scaled per series and pooled
-   per segment and horizon step (``invspark.kernels.forecast_intervals``), conformal levels; a
-   stockout period's residual enters as a lower bound (sales minus forecast), not dropped.
+   per segment and horizon step (``invspark.kernels.forecast_intervals``), conformal levels
+   (with ``"lower_bound"``, a stockout period's residual enters as a lower bound, not dropped).
    The backtest's own pinball and p90 coverage of fold k use quantiles calibrated on the other
    folds' residuals (cross-fitting: an interval is never scored on the residuals it was built from).
 7. **Demand distribution** family and demand over lead time + review period
@@ -53,7 +59,7 @@ Method, per bucket:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -62,6 +68,7 @@ import pyarrow as pa
 from invspark.errors import ConfigError, InputDataError
 from invspark.kernels.forecast_models import MODELS
 from invspark.kernels import demand_distribution, forecast_intervals, forecast_metrics, level_calibration, segmentation
+from invspark.kernels.censored_demand import RULES as CENSORED_DEMAND_RULES, impute_censored
 from invspark.kernels.empirical_quantiles import SHAPE_LEVELS
 from invspark.kernels.global_model import GlobalModelSettings, forecast_global
 
@@ -111,7 +118,8 @@ class ForecastSettings:
     ``level_calibration`` scales each candidate by its out-of-sample factor (step 3 of the
     module docstring), fitted on groups of at least ``calibration_min_series`` series.
     ``new_item_min_series`` items new at the backtest origins are needed before a model may
-    replace borrowing for the new items (step 8).
+    replace borrowing for the new items (step 8). ``censored_demand`` (step 0): ``"impute"`` or
+    ``"lower_bound"``.
     """
 
     frequency: str
@@ -137,6 +145,7 @@ class ForecastSettings:
     level_calibration: bool = False
     calibration_min_series: int = 30
     new_item_min_series: int = 30
+    censored_demand: str = "impute"
     lightgbm: GlobalModelSettings | None = field(default=None)
 
     def __post_init__(self):
@@ -156,6 +165,8 @@ class ForecastSettings:
         unknown = [m for m in self.models if m not in DEFAULT_MODELS]
         if unknown or not self.models:
             raise ConfigError(f"models must be a non-empty subset of {DEFAULT_MODELS}, got unknown {unknown!r}")
+        if self.censored_demand not in CENSORED_DEMAND_RULES:
+            raise ConfigError(f"censored_demand must be one of {CENSORED_DEMAND_RULES}, got {self.censored_demand!r}")
         if self.default_champion not in self.models:
             raise ConfigError(f"default_champion {self.default_champion!r} must be one of models {self.models!r}")
         if not 0 <= self.champion_threshold < 1:
@@ -239,6 +250,20 @@ class PanelMatrices:
     future_price: np.ndarray  # (n, H)
     future_promo: np.ndarray  # (n, H)
     category_mean: np.ndarray  # (n, T)
+
+
+def _with_imputed_demand(matrices: PanelMatrices, end: int, settings: ForecastSettings) -> PanelMatrices:
+    """``matrices`` with the censored periods of ``[:, :end]`` imputed from that history only
+    (:mod:`invspark.kernels.censored_demand`) and no longer censored; unchanged with
+    ``censored_demand="lower_bound"``."""
+    censored = matrices.censored[:, :end]
+    if settings.censored_demand != "impute" or not censored.any():
+        return matrices
+    units, promo = matrices.units[:, :end], matrices.promo[:, :end]
+    lift = promo_lift(np.where(censored, np.nan, units), promo, settings.promo_lift_prior)
+    imputed = impute_censored(units, censored, lift, promo)
+    return replace(matrices, units=np.concatenate([imputed, matrices.units[:, end:]], axis=1),
+                   censored=np.concatenate([np.zeros_like(censored), matrices.censored[:, end:]], axis=1))
 
 
 def panel_matrices(panel: pd.DataFrame, settings: ForecastSettings) -> PanelMatrices:
@@ -446,9 +471,16 @@ def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataF
 
 
 def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataFrame:
-    matrices = panel_matrices(panel, settings)
     n_series = len(panel)
     T, H, levels = settings.n_periods, settings.horizon, tuple(sorted(settings.quantiles))
+    # stockout periods imputed from the history up to each point that needs them: the whole
+    # history, each fold's origin (what it fits on) and each fold's window end (what it is
+    # scored on), so that no fold sees later data even through an imputed value
+    recorded = panel_matrices(panel, settings)
+    imputed = {end: _with_imputed_demand(recorded, end, settings)
+               for end in {T, *settings.origins, *(origin + H for origin in settings.origins)}}
+    matrices = imputed[T]
+    fold_matrices = [imputed[origin] for origin in settings.origins]
     if n_series == 0:
         return FORECAST_BUCKET_SCHEMA.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
     units, censored = matrices.units, matrices.censored
@@ -458,7 +490,8 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     #    (the ensemble of fold k pools its weights over segments known at o_k: no look-ahead)
     abc = np.where(pd.isna(panel["abc"].to_numpy(dtype=object)), "C", panel["abc"].to_numpy(dtype=object)).astype(object)
     segment, xyz, pattern, life = _segments(units, censored, abc, settings)
-    fold_labels = [_segments(units[:, :origin], censored[:, :origin], abc, settings) for origin in settings.origins]
+    fold_labels = [_segments(history.units[:, :origin], history.censored[:, :origin], abc, settings)
+                   for history, origin in zip(fold_matrices, settings.origins)]
     fold_segments = [labels[0] for labels in fold_labels]
     all_codes, segment_names = pd.factorize(np.concatenate([segment, *fold_segments]))
     all_codes = all_codes.reshape(settings.backtest_folds + 1, n_series)  # (1 + F, n): final, then folds
@@ -477,13 +510,17 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     scale2 = np.ones((n_folds, n_series))  # (F, n)
     for fold, origin in enumerate(settings.origins):  # small fixed set of folds
         window = slice(origin, origin + H)
-        forecasts = _candidate_forecasts(settings, matrices, origin, matrices.price[:, window], matrices.promo[:, window],
+        history = fold_matrices[fold]
+        forecasts = _candidate_forecasts(settings, history, origin, matrices.price[:, window], matrices.promo[:, window],
                                          category_codes)
         for index, name in enumerate(base_names):
             fold_means[index, fold] = forecasts[name]
-        actual[fold] = demand[:, window]
-        stockout_units[fold] = np.where(censored[:, window], units[:, window], np.nan)
-        scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units[:, :origin], censored[:, :origin]), demand[:, :origin])
+        scored = imputed[origin + H]
+        actual[fold] = np.where(scored.censored[:, window], np.nan, scored.units[:, window])
+        stockout_units[fold] = np.where(scored.censored[:, window], scored.units[:, window], np.nan)
+        fold_demand = np.where(history.censored[:, :origin], np.nan, history.units[:, :origin])
+        scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(history.units[:, :origin], history.censored[:, :origin]),
+                                                   fold_demand)
     actual[:, is_new, :] = np.nan  # new items are forecast by borrowing, not scored as candidates
     stockout_units[:, is_new, :] = np.nan
 
@@ -576,15 +613,16 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     model = np.array(names, dtype=object)[chosen]
 
     # 6. quantiles from the chosen model's residuals over all folds, scaled by the full history's
-    #    scale; a stockout period enters as a lower bound (its sales minus the forecast) instead
-    #    of being dropped: dropping them would drop the large demands that caused them
+    #    scale; a stockout period left censored ("lower_bound") enters as a lower bound (its
+    #    sales minus the forecast) instead of being dropped: dropping them would drop the large
+    #    demands that caused them
     chosen_means = fold_means[chosen, :, rows].transpose(1, 0, 2)  # (F, n, H)
     bounded_actual = np.where(np.isnan(actual), stockout_units, actual)
     chosen_residuals = (bounded_actual - chosen_means) / scale[:, :, None]  # (F, n, H)
     final_scale2 = forecast_metrics.safe_scale(forecast_metrics.m5_scale(units, censored), demand)
     # 7. new items borrow the category-at-location level and profile, or take the model that
     #    forecast the items new at the backtest origins better
-    trials = list(_new_item_trials(matrices, settings, fold_segments))
+    trials = list(_new_item_trials(fold_matrices, settings, fold_segments))
     new_factor = _new_item_factor(trials, demand, scale2, settings) if settings.level_calibration else 1.0
     new_model = _new_item_model(trials, demand, scale2, fold_means[: len(base_names)], new_factor, settings)
     new_mean, new_label = (final_means[new_model], base_names[new_model]) if new_model is not None else (None, None)
@@ -677,13 +715,14 @@ def _borrowed_forecast(matrices: PanelMatrices, settings: ForecastSettings, rows
     return np.maximum(borrowed, 0.0)
 
 
-def _new_item_trials(matrices: PanelMatrices, settings: ForecastSettings, fold_segments: list[np.ndarray]):
+def _new_item_trials(fold_matrices: list[PanelMatrices], settings: ForecastSettings, fold_segments: list[np.ndarray]):
     """``(fold, origin, rows, borrowed)`` per backtest fold: the items that were ``new`` at its
-    origin and had sold before it, and their :func:`_borrowed_forecast` from the history before it."""
-    for fold, origin in enumerate(settings.origins):  # small fixed set of folds
-        rows = (fold_segments[fold] == "new") & (np.nan_to_num(matrices.units[:, :origin], nan=0.0) > 0).any(axis=1)
+    origin and had sold before it, and their :func:`_borrowed_forecast` from the history before it
+    (``fold_matrices[fold]``)."""
+    for fold, (history, origin) in enumerate(zip(fold_matrices, settings.origins)):  # small fixed set of folds
+        rows = (fold_segments[fold] == "new") & (np.nan_to_num(history.units[:, :origin], nan=0.0) > 0).any(axis=1)
         if rows.any():
-            yield fold, origin, rows, _borrowed_forecast(matrices, settings, rows, origin)
+            yield fold, origin, rows, _borrowed_forecast(history, settings, rows, origin)
 
 
 def _new_item_factor(trials: list, demand: np.ndarray, scale2: np.ndarray, settings: ForecastSettings) -> float:

@@ -108,6 +108,7 @@ class OutcomeBacktestSettings:
     backtest_step: int = 0
     models: tuple = DEFAULT_MODELS
     level_calibration: bool = False
+    censored_demand: str = "impute"
     periods_per_year: float | None = None
 
     def __post_init__(self):
@@ -154,7 +155,8 @@ class OutcomeBacktestSettings:
         return ForecastSettings(frequency=self.frequency, horizon=self.forecast_horizon,
                                 n_periods=self.n_periods - self.holdout + offset,
                                 backtest_folds=self.backtest_folds, backtest_step=self.backtest_step,
-                                models=self.models, level_calibration=self.level_calibration)
+                                models=self.models, level_calibration=self.level_calibration,
+                                censored_demand=self.censored_demand)
 
 
 def _matrix(frame: pd.DataFrame, column: str, length: int, dtype=np.float64) -> np.ndarray:
