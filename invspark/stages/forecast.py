@@ -18,9 +18,9 @@ Method, per bucket:
    segment is ``"{abc}{xyz}-{pattern}"`` for active series, else the lifecycle.
 2. **Walk-forward backtest** with ``backtest_folds`` rolling origins
    ``o_k = T - horizon - (k - 1) * backtest_step``: fold ``k`` fits every candidate on
-   ``units[:, :o_k]`` only and is scored on ``o_k .. o_k + horizon - 1``. Statistical models get a promotion-lift adjustment estimated before the origin
-   (history de-promoted, forecast re-promoted by the planned promo); LightGBM uses the planned
-   price and promotion as features.
+   ``units[:, :o_k]`` only and is scored on ``o_k .. o_k + horizon - 1``. Statistical models
+   get a promotion-lift adjustment estimated before the origin (history de-promoted, forecast
+   re-promoted by the planned promo); LightGBM uses the planned price and promotion as features.
 3. **Level calibration** (``level_calibration``, off by default; :mod:`invspark.kernels.level_calibration`):
    every candidate's forecast is multiplied by the factor that minimises its mean backtest
    RMSSE in the series' segment (else its demand pattern or lifecycle; groups of at least
