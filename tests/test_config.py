@@ -49,6 +49,19 @@ def test_simulation_reforecast_every_reaches_the_outcome_backtest(sales_file, tm
     assert settings.reforecast_every == 4 and list(settings.forecast_offsets) == [0, 4, 8, 12]
 
 
+def test_censored_demand_reaches_the_forecast_and_the_outcome_backtest(sales_file, tmp_path):
+    from invspark.spark.stage_forecast import forecast_settings
+    from invspark.spark.stage_simulate import simulation_settings
+    from invspark.stages.calendar import PeriodGrid
+
+    default = parse_config(minimal(sales_file), base_dir=tmp_path)
+    assert default.forecast.censored_demand == "impute"
+    config = parse_config(minimal(sales_file, forecast={"censored_demand": "lower_bound"}), base_dir=tmp_path)
+    grid = PeriodGrid(origin=dt.date(2022, 1, 3), frequency="W", n_periods=104)
+    assert forecast_settings(config, grid).censored_demand == "lower_bound"
+    assert simulation_settings(config, 104).forecast_settings().censored_demand == "lower_bound"
+
+
 @pytest.mark.parametrize("key", ["run_date", "frequency", "horizon", "warehouse", "inputs"])
 def test_missing_required_key(sales_file, key):
     raw = minimal(sales_file)
@@ -83,6 +96,7 @@ def test_unknown_nested_key(sales_file):
         ({"validation": {"max_quarantine_fraction": 2}}, r"validation.max_quarantine_fraction: must be between 0 and 1, got 2"),
         ({"network": {"enabled": "yes"}}, r"network.enabled: must be true or false, got 'yes'"),
         ({"simulation": {"reforecast_every": 0}}, r"simulation.reforecast_every: must be an integer >= 1, got 0"),
+        ({"forecast": {"censored_demand": "drop"}}, r"forecast.censored_demand: must be one of \('impute', 'lower_bound'\)"),
     ],
 )
 def test_bad_values_name_the_key(sales_file, changes, message):
