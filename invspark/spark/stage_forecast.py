@@ -97,11 +97,14 @@ def run(context: RunContext) -> StageResult:
         distribution = context.write(packed.select(*DISTRIBUTION_COLUMNS), "demand_distribution")
         context.write(forecast_accuracy(packed), "forecast_accuracy")
         models = packed.groupBy("model").count().orderBy(F.desc("count")).collect()
+        stockouts = packed.agg(F.sum("history_stockout_periods")).first()[0] or 0
     finally:
         packed.unpersist()
     mix = ", ".join(f"{r['model']} {r['count']:,}" for r in models[:6])
     return StageResult(
         rows_in=int(meta["n_series"]),
         rows_out=int(written.num_rows),
-        summary=f"{distribution.num_rows:,} series forecast {context.config.horizon} periods ahead; champions: {mix}",
+        summary=f"{distribution.num_rows:,} series forecast {context.config.horizon} periods ahead; champions: {mix}; "
+                f"{stockouts:,} stockout periods in the history, "
+                + ("their lost demand imputed" if settings.censored_demand == "impute" else "their sales kept as lower bounds"),
     )

@@ -96,7 +96,8 @@ _BACKTEST_TYPE = pa.list_(pa.struct([
 FORECAST_BUCKET_SCHEMA = pa.schema([
     ("sku_id", pa.string()), ("location_id", pa.string()), ("segment", pa.string()), ("abc", pa.string()),
     ("xyz", pa.string()), ("demand_pattern", pa.string()), ("lifecycle", pa.string()), ("model", pa.string()),
-    ("distribution", pa.string()), ("demand_mean", pa.float64()), ("demand_std", pa.float64()),
+    ("distribution", pa.string()), ("history_stockout_periods", pa.int32()),
+    ("demand_mean", pa.float64()), ("demand_std", pa.float64()),
     ("lead_time_demand_mean", pa.float64()), ("lead_time_demand_std", pa.float64()),
     ("demand_shape", pa.list_(pa.float64())),
     ("mean", pa.list_(pa.float64())), ("p10", pa.list_(pa.float64())), ("p50", pa.list_(pa.float64())),
@@ -658,6 +659,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
         "lifecycle": life,
         "model": model,
         "distribution": family,
+        "history_stockout_periods": recorded.censored.sum(axis=1).astype(np.int32),  # imputed or lower bounds, per censored_demand
     }
     for key in ("demand_mean", "demand_std", "lead_time_demand_mean", "lead_time_demand_std"):
         out[key] = np.where(no_forecast, np.nan, interval[key])
