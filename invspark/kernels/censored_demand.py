@@ -81,19 +81,19 @@ def _dispersion(values: np.ndarray, level: np.ndarray, counts: np.ndarray, min_p
     return np.clip(np.where(enough, raw, pooled), 0.05, MAX_SIZE)
 
 
-def _local_mean(values: np.ndarray, half_window: int, prior_points: float) -> np.ndarray:
+def _local_mean(values: np.ndarray, half_window: int) -> np.ndarray:
     """Mean of the window's values (:func:`_window_sums`) shrunk toward the series' mean as if
-    the window held ``prior_points`` more values at that mean (credibility weighting: a window
+    the window held ``PRIOR_POINTS`` more values at that mean (credibility weighting: a window
     with two sizes of a lumpy series says little), ``(n, T)``; NaN for a series without values."""
     total, count = _window_sums(values, half_window)
     prior = _series_mean(values)[:, None]
-    return (total + prior_points * prior) / (count + prior_points)
+    return (total + PRIOR_POINTS * prior) / (count + PRIOR_POINTS)
 
 
 def _hurdle_means(completed: np.ndarray, half_window: int) -> tuple[np.ndarray, np.ndarray]:
     """Local occurrence probability and size mean, each ``(n, T)``."""
-    occurrence = _local_mean(np.where(np.isnan(completed), np.nan, (completed > 0).astype(float)), half_window, PRIOR_POINTS)
-    return occurrence, _local_mean(np.where(completed > 0, completed, np.nan), half_window, PRIOR_POINTS)
+    occurrence = _local_mean(np.where(np.isnan(completed), np.nan, (completed > 0).astype(float)), half_window)
+    return occurrence, _local_mean(np.where(completed > 0, completed, np.nan), half_window)
 
 
 def _tail(bound: np.ndarray, mean: np.ndarray, size: np.ndarray, counts: np.ndarray, shape_shift: float = 0.0) -> np.ndarray:
@@ -156,12 +156,12 @@ def impute_censored(
     integral = np.where(np.isnan(units), True, units == np.round(units)).all(axis=1)  # (n,)
     shift = integral.astype(float)  # count sizes are 1 + NB, fractional sizes gamma
     uncensored = np.where(stockout, np.nan, units / lift)  # levelled demand observations
-    rows, cols = np.nonzero(stockout & ~np.isnan(_series_mean(np.where(uncensored > 0, uncensored, np.nan)))[:, None])
+    occurrence, size_mean = _hurdle_means(uncensored, half_window)  # size_mean NaN: the series never sold
+    rows, cols = np.nonzero(stockout & ~np.isnan(size_mean))
     bound, cell_lift, counts, cell_shift = units[rows, cols], lift[rows, cols], integral[rows], shift[rows]
     sold = bound > 0  # a stockout with sales: demand occurred, its size is at least the sales
     size_bound = np.maximum(bound, cell_shift) / cell_lift - cell_shift  # levelled, as 1 + NB or gamma
 
-    occurrence, size_mean = _hurdle_means(uncensored, half_window)
     sizes = np.where(uncensored > 0, uncensored, np.nan) - shift[:, None]
     dispersion = _dispersion(sizes, size_mean - shift[:, None], integral, min_points)
     for _ in range(iterations):  # EM: a censored period with sales at its expected size, one without as missing

@@ -261,7 +261,7 @@ def _with_imputed_demand(matrices: PanelMatrices, end: int, settings: ForecastSe
     if settings.censored_demand != "impute" or not censored.any():
         return matrices
     units, promo = matrices.units[:, :end], matrices.promo[:, :end]
-    lift = promo_lift(np.where(censored, np.nan, units), promo, settings.promo_lift_prior)
+    lift = promo_lift(segmentation.observed_demand(units, censored), promo, settings.promo_lift_prior)
     imputed = impute_censored(units, censored, lift, promo)
     return replace(matrices, units=np.concatenate([imputed, matrices.units[:, end:]], axis=1),
                    censored=np.concatenate([np.zeros_like(censored), matrices.censored[:, end:]], axis=1))
@@ -517,11 +517,11 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
         for index, name in enumerate(base_names):
             fold_means[index, fold] = forecasts[name]
         scored = imputed[origin + H]
-        actual[fold] = np.where(scored.censored[:, window], np.nan, scored.units[:, window])
+        actual[fold] = segmentation.observed_demand(scored.units[:, window], scored.censored[:, window])
         stockout_units[fold] = np.where(scored.censored[:, window], scored.units[:, window], np.nan)
-        fold_demand = np.where(history.censored[:, :origin], np.nan, history.units[:, :origin])
-        scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(history.units[:, :origin], history.censored[:, :origin]),
-                                                   fold_demand)
+        fold_units, fold_censored = history.units[:, :origin], history.censored[:, :origin]
+        scale2[fold] = forecast_metrics.safe_scale(forecast_metrics.m5_scale(fold_units, fold_censored),
+                                                   segmentation.observed_demand(fold_units, fold_censored))
     actual[:, is_new, :] = np.nan  # new items are forecast by borrowing, not scored as candidates
     stockout_units[:, is_new, :] = np.nan
 
