@@ -65,11 +65,15 @@ def _abc(history: np.ndarray, price: np.ndarray) -> np.ndarray:
     return np.where(share <= 0.8, "A", np.where(share <= 0.95, "B", "C"))
 
 
-def generated_panel(n_series: int, n_history: int, holdout: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Panel of ``n_history + holdout`` periods (holdout = true future demand) and each series' demand class."""
+def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targets=(0.9,)
+                    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Panel of ``n_history + holdout`` periods (holdout = true future demand), each series' demand
+    class, and the order-up-to paths ``(len(targets), n, holdout)`` of the RS policy that knows the
+    generator's demand law: each target's quantile of the true demand over lead time (1 week) +
+    review period from every holdout period (``syn.interval_demand_quantiles``)."""
     plan = syn.GeneratorPlan(n_series=n_series, n_periods=n_history, frequency="W", seed=seed, n_planned=holdout,
                              block_size=BUCKET_SIZE)
-    frames, classes = [], []
+    frames, classes, reference = [], [], []
     for block_id in range(plan.n_blocks):  # blocks of 2,000 series
         block = syn.generate_series_block(plan, block_id)
         T, H = n_history, holdout
@@ -100,7 +104,9 @@ def generated_panel(n_series: int, n_history: int, holdout: int, seed: int) -> t
             "case_pack": item["case_pack"].astype(float), "moq": item["moq"],
         }))
         classes.append(np.asarray(syn.DEMAND_CLASSES)[block.demand_class])
-    return pd.concat(frames, ignore_index=True), np.concatenate(classes)
+        reference.append(syn.interval_demand_quantiles(block, T, H, 1 + store["review_period"].astype(np.int64), targets,
+                                                       seed=seed))
+    return pd.concat(frames, ignore_index=True), np.concatenate(classes), np.concatenate(reference, axis=1)
 
 
 def real_panel(dataset: str, data: Path, holdout: int) -> tuple[pd.DataFrame, str]:
@@ -131,12 +137,17 @@ REAL = {  # holdout, forecast horizon, backtest step
 }
 
 
-def run_dataset(panel: pd.DataFrame, settings: OutcomeBacktestSettings) -> tuple[pd.DataFrame, int, float]:
+def run_dataset(panel: pd.DataFrame, settings: OutcomeBacktestSettings, reference: np.ndarray | None = None
+                ) -> tuple[pd.DataFrame, int, float]:
+    """Every bucket through ``simulate_families``; ``reference`` ``(k, n, H)``: the true-law policy's
+    order-up-to paths of the panel's rows (generated data only)."""
     started = time.perf_counter()
     frames, skipped = [], 0
     for bucket, frame in panel.groupby("bucket"):  # buckets, as the Spark job would
+        rows = frame.index.to_numpy()
         sums, n_skipped = simulate_families(frame.reset_index(drop=True), settings,
-                                            seed=np.random.SeedSequence([settings.seed, int(bucket)]))
+                                            seed=np.random.SeedSequence([settings.seed, int(bucket)]),
+                                            reference_order_up_to=None if reference is None else reference[:, rows])
         frames.append(sums)
         skipped += n_skipped
     return pd.concat(frames, ignore_index=True), skipped, time.perf_counter() - started
@@ -194,24 +205,42 @@ def report(name: str, per_series: pd.DataFrame, settings: OutcomeBacktestSetting
 def calibration_markdown(per_series: pd.DataFrame, settings: OutcomeBacktestSettings, min_series: int) -> str:
     """invspark's achieved service (CSL or fill rate, as its targets) against its target per segment,
     with a 95% series-bootstrap interval of the gap: a miss whose interval reaches into the
-    +-1.5 pp band is within the sampling noise of the segment's series."""
+    +-1.5 pp band is within the sampling noise of the segment's series.
+
+    Where ``per_series`` has the ``reference`` family (the RS policy that knows the true demand
+    law, generated data), its achieved service is shown too: what the measure gives a perfectly
+    calibrated forecast, with whole units, the same lead times and the same demand."""
     measure, label = ("fill_rate", "fill rate") if settings.service_level_type == "fill_rate" else ("csl", "CSL")
     cells = service_intervals(per_series, measure=measure, seed=settings.seed)
-    cells = cells[cells["n_series"] >= min_series]
+    cells = cells[cells["n_series"] >= min_series].reset_index(drop=True)
+    has_reference = measure == "csl" and (per_series["policy"] == "reference").any()
     gap = 100 * (cells["achieved"] - cells["service_level_target"])
     low, high = 100 * (cells["lower"] - cells["service_level_target"]), 100 * (cells["upper"] - cells["service_level_target"])
     within = gap.abs() <= 1.5
     significant = ~within & ((low > 1.5) | (high < -1.5))
-    lines = [f"| segment | series | target {label} | achieved {label} | gap (pp) | 95% interval (pp) | within +-1.5 pp |",
-             "|---|---|---|---|---|---|---|"]
+    header = f"| segment | series | target {label} | achieved {label} | gap (pp) | 95% interval (pp) | within +-1.5 pp |"
+    if has_reference:
+        reference = service_intervals(per_series, measure=measure, policy="reference", seed=settings.seed)
+        reference = cells[["segment", "service_level_target"]].merge(reference, how="left")
+        true_gap = 100 * (reference["achieved"] - cells["service_level_target"])
+        to_reference = 100 * (cells["achieved"] - reference["achieved"])
+        header += f" true-law {label} | true-law gap (pp) | invspark - true law (pp) |"
+    lines = [header, "|---" * header.count(" | ") + "|---|"]
     for i in cells.sort_values(["segment", "service_level_target"]).index:
         verdict = "yes" if within[i] else ("no" if significant[i] else "no (noise)")
-        lines.append(f"| {cells.at[i, 'segment']} | {int(cells.at[i, 'n_series']):,} | {cells.at[i, 'service_level_target']:g} | "
-                     f"{cells.at[i, 'achieved']:.3f} | {gap[i]:+.1f} | {low[i]:+.1f} .. {high[i]:+.1f} | {verdict} |")
-    return "\n".join(lines) + (
-        f"\n\n{within.mean():.0%} of {len(cells)} segment x target cells within +-1.5 pp; "
-        f"{int(significant.sum())} of the {int((~within).sum())} misses lie outside the band with 95% confidence "
-        "(series bootstrap; `no (noise)`: the interval reaches into the band).\n")
+        line = (f"| {cells.at[i, 'segment']} | {int(cells.at[i, 'n_series']):,} | {cells.at[i, 'service_level_target']:g} | "
+                f"{cells.at[i, 'achieved']:.3f} | {gap[i]:+.1f} | {low[i]:+.1f} .. {high[i]:+.1f} | {verdict} |")
+        if has_reference:
+            line += f" {reference.at[i, 'achieved']:.3f} | {true_gap[i]:+.1f} | {to_reference[i]:+.1f} |"
+        lines.append(line)
+    summary = (f"\n\n{within.mean():.0%} of {len(cells)} segment x target cells within +-1.5 pp; "
+               f"{int(significant.sum())} of the {int((~within).sum())} misses lie outside the band with 95% confidence "
+               "(series bootstrap; `no (noise)`: the interval reaches into the band).")
+    if has_reference:
+        summary += (f" The true-law policy lands within +-1.5 pp of the target in {(true_gap.abs() <= 1.5).mean():.0%} "
+                    f"of the cells; invspark lands within +-1.5 pp of the true-law policy in "
+                    f"{(to_reference.abs() <= 1.5).mean():.0%}.")
+    return "\n".join(lines) + summary + "\n"
 
 
 def main() -> None:
@@ -234,13 +263,14 @@ def main() -> None:
     sections = []
     for dataset in args.datasets:
         if dataset == "generated":
-            panel, classes = generated_panel(args.generated_series, 104, 26, seed=args.seed)
             settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed,
                                                reforecast_every=args.reforecast_every, level_calibration=args.level_calibration,
                                                censored_demand=args.censored_demand,
                                                service_level_type=args.service_level_type)
+            panel, classes, reference = generated_panel(args.generated_series, 104, 26, seed=args.seed,
+                                                        targets=settings.service_targets)
             calibration = replace(settings, apply_order_rounding=False)
-            sums, skipped, seconds = run_dataset(panel, calibration)
+            sums, skipped, seconds = run_dataset(panel, calibration, reference)
             text = report("generated, calibration (no MOQ / case pack)", sums, calibration, skipped, seconds, args.min_series)
             text += "\nAchieved service of invspark's RS against its target, per segment:\n\n"
             text += calibration_markdown(sums, calibration, args.min_series)

@@ -397,3 +397,35 @@ def test_truth_class_mix_and_levels_are_consistent_with_sales(weekly):
     level = np.nanmean(history, axis=1) / truth.mean_level.to_numpy()
     assert np.median(level) == pytest.approx(1.0, abs=0.15)  # season and promos move it a little
     assert (np.stack(truth.future_mean.to_numpy()).shape == (300, 13))
+
+
+def test_interval_demand_quantiles_invert_the_exact_cdf_of_the_generators_law():
+    """Two-period sums of Bernoulli x (1 + NegBin) demand: the exact pmf is the convolution of the
+    periods' pmfs (scipy's nbinom); each Monte Carlo quantile q must satisfy F(q) >= level and
+    F(q - 1) < level up to the draws' sampling error."""
+    plan = syn.GeneratorPlan(n_series=60, n_periods=52, frequency="W", seed=11, n_planned=8, block_size=60)
+    block = syn.generate_series_block(plan, 0)
+    levels = np.array([0.5, 0.7, 0.9, 0.98])
+    quantiles = syn.interval_demand_quantiles(block, 52, 3, np.full(60, 2), levels, n_draws=20000, seed=2)
+    assert quantiles.shape == (4, 60, 3)
+    support = np.arange(4000)
+    checked = 0
+    for i in range(60):
+        pmfs = []
+        for t in (53, 54):  # holdout period 1 covers generator periods 53 and 54
+            expected, p, r = block.expected_demand[i, t], block.occurrence_prob[i], block.nb_dispersion[i]
+            pmf = np.zeros(support.size)
+            pmf[0] = 1.0
+            if expected > 0:
+                excess = expected / p - 1.0
+                pmf = p * np.concatenate([[0.0], stats.nbinom.pmf(support[:-1], r, r / (r + excess))])
+                pmf[0] += 1.0 - p
+            pmfs.append(pmf)
+        cdf = np.cumsum(np.convolve(pmfs[0], pmfs[1])[:support.size])
+        q = quantiles[:, i, 1].astype(int)
+        assert np.all(cdf[q] >= levels - 0.01)
+        assert np.all(np.where(q > 0, cdf[np.maximum(q - 1, 0)], 0.0) < levels + 0.01)
+        checked += int(block.expected_demand[i, 53] > 0)
+    assert checked >= 40
+    dead = block.expected_demand[:, 52:56].sum(axis=1) == 0
+    assert (quantiles[:, dead] == 0).all()

@@ -287,3 +287,26 @@ def test_service_intervals_are_ratios_of_sums_with_a_series_bootstrap_interval()
     assert width["big"] == pytest.approx(2 * 1.96 * np.sqrt(0.09 / cycles[big].sum()), rel=0.35)
     fill = service_intervals(per_series, measure="fill_rate").set_index("segment")
     assert (fill["achieved"] == 0.9).all() and (fill["upper"] - fill["lower"] < 1e-12).all()  # identical series
+
+
+def test_reference_family_replays_its_order_up_to_paths_on_the_same_demand_and_lead_times():
+    """Given invspark's own order-up-to paths, the ``reference`` family's outcomes equal invspark's
+    row for row; raised by one unit everywhere, it holds more stock and never fails more cycles."""
+    from invspark.stages.outcome_backtest import planned_paths
+
+    panel = _poisson_panel(60, 70, 10, seed=5, lead_time=1.0, review=2.0)
+    settings = OutcomeBacktestSettings(frequency="W", n_periods=70, holdout=10, models=FAST_MODELS,
+                                       service_targets=(0.8, 0.95), static_cover_weeks=(2.0,))
+    _, levels, _, order_up_to, _ = planned_paths(panel, settings)
+    own = (levels["policy"] == "invspark").to_numpy()
+    paths = order_up_to[own].reshape(2, len(panel), 10)  # target-major, then series
+    columns = ["service_level_target", "sku_id", "cycles", "cycles_with_stockout", "filled", "on_hand_sum"]
+    per_series, skipped = simulate_families(panel, settings, seed=3, reference_order_up_to=paths)
+    assert skipped == 0 and (per_series["policy"] == "reference").sum() == 2 * len(panel)
+    pd.testing.assert_frame_equal(per_series.loc[per_series["policy"] == "reference", columns].reset_index(drop=True),
+                                  per_series.loc[per_series["policy"] == "invspark", columns].reset_index(drop=True))
+    raised, _ = simulate_families(panel, settings, seed=3, reference_order_up_to=paths + 1.0)
+    base = per_series[per_series["policy"] == "reference"].reset_index(drop=True)
+    more = raised[raised["policy"] == "reference"].reset_index(drop=True)
+    assert (more["on_hand_sum"] >= base["on_hand_sum"]).all() and (more["on_hand_sum"] > base["on_hand_sum"]).any()
+    assert (more["cycles_with_stockout"] <= base["cycles_with_stockout"]).all()

@@ -370,12 +370,40 @@ def planned_paths(panel: pd.DataFrame, settings: OutcomeBacktestSettings):
     return first_forecast, first_levels, np.concatenate(reorder, axis=1), np.concatenate(order_up_to, axis=1), usable
 
 
-def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, seed=None) -> tuple[pd.DataFrame, int]:
+def with_reference(levels: pd.DataFrame, reorder_path: np.ndarray, order_up_to_path: np.ndarray,
+                   has_levels: np.ndarray, reference_order_up_to: np.ndarray, targets) -> tuple:
+    """The family rows and paths with a ``reference`` RS family appended: one row per target x
+    series with the order-up-to path ``reference_order_up_to[k, i]`` ``(k, n, H)`` and the review
+    period of the series' invspark rows."""
+    k, n, _ = reference_order_up_to.shape
+    review = levels[levels["policy"] == "invspark"].groupby("series")["review_period"].first().reindex(range(n))
+    rows = pd.DataFrame({
+        "policy": "reference", "knob": np.repeat(np.asarray(targets, dtype=float), n), "series": np.tile(np.arange(n), k),
+        "policy_type": "RS", "reorder_point": np.nan, "order_up_to": reference_order_up_to[:, :, 0].reshape(-1),
+        "order_quantity": np.nan, "review_period": np.tile(review.fillna(1.0).to_numpy(), k),
+    })
+    paths = reference_order_up_to.reshape(k * n, -1)
+    return (pd.concat([levels, rows], ignore_index=True), np.concatenate([reorder_path, np.full(paths.shape, np.nan)]),
+            np.concatenate([order_up_to_path, paths]), np.concatenate([has_levels, np.isfinite(paths).all(axis=1)]))
+
+
+def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, seed=None,
+                      reference_order_up_to: np.ndarray | None = None) -> tuple[pd.DataFrame, int]:
     """Per family x knob x series outcome sums (one row each, columns ``policy``, ``segment``,
     ``service_level_target``, ``sku_id``, ``location_id`` and :data:`SUM_COLUMNS`), and the number
-    of series skipped (no forecast, policy or lead time)."""
+    of series skipped (no forecast, policy or lead time).
+
+    ``reference_order_up_to`` ``(len(settings.service_targets), n, holdout)``, optional: the
+    order-up-to paths of an RS policy set outside the forecast, per invspark target and series
+    (e.g. from the true demand law of generated data,
+    :func:`invspark.kernels.synthetic.interval_demand_quantiles`), simulated as the family
+    ``reference`` on the same demand and lead times.
+    """
     truncated, actual, censored = split_holdout(panel, settings)
     forecast, levels, reorder_path, order_up_to_path, has_levels = planned_paths(panel, settings)
+    if reference_order_up_to is not None:
+        levels, reorder_path, order_up_to_path, has_levels = with_reference(
+            levels, reorder_path, order_up_to_path, has_levels, reference_order_up_to, settings.service_targets)
     lead_mean = truncated["lead_time_mean"].to_numpy(dtype=float)
     ok = has_levels & np.isfinite(lead_mean)[levels["series"].to_numpy()]
     # a series is simulated under every family or under none, so the families compare like with like
