@@ -199,7 +199,25 @@ def report(name: str, per_series: pd.DataFrame, settings: OutcomeBacktestSetting
              *_comparison_markdown(comparison), "",
              "Service-versus-inventory curves, all series (static_cover knob = reorder cover X in weeks, order up to "
              "X + one review period):\n", *_curves_markdown(pooled), ""]
+    if (pooled["policy"] == "reference").any():
+        lines += [reference_markdown(pooled), ""]
     return "\n".join(lines)
+
+
+def reference_markdown(pooled: pd.DataFrame) -> str:
+    """invspark against the ``reference`` policy (RS on the true demand law), all series: the stock
+    that knowing the demand law would save at invspark's achieved fill rate, and the stockouts it
+    would avoid at invspark's stock (the headroom left to the forecast)."""
+    against = frontier_comparison(pooled, baselines=("reference",))
+    against = against[against["service_level_target"].isin(COMPARE_TARGETS)].sort_values("service_level_target")
+
+    def pct(values):
+        return " / ".join("n/a" if not np.isfinite(v) else f"{v:+.1%}" for v in values)
+
+    targets = " / ".join(f"{t:g}" for t in against["service_level_target"])
+    return (f"Against the `reference` policy (RS on the generator's true demand law), all series, at invspark's targets "
+            f"{targets}: invspark's stock at equal fill rate {pct(against['inventory_change'])}, its stockout periods at "
+            f"equal stock {pct(against['stockout_change'])} (the headroom a perfect forecast would leave).")
 
 
 def calibration_markdown(per_series: pd.DataFrame, settings: OutcomeBacktestSettings, min_series: int) -> str:
