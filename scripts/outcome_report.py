@@ -65,7 +65,7 @@ def _abc(history: np.ndarray, price: np.ndarray) -> np.ndarray:
     return np.where(share <= 0.8, "A", np.where(share <= 0.95, "B", "C"))
 
 
-def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targets=(0.9,)
+def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targets: tuple
                     ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Panel of ``n_history + holdout`` periods (holdout = true future demand), each series' demand
     class, and the order-up-to paths ``(len(targets), n, holdout)`` of the RS policy that knows the
@@ -162,20 +162,21 @@ def _curves_markdown(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _pct(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:+.1%}"
+
+
 def _comparison_markdown(comparison: pd.DataFrame) -> list[str]:
     lines = ["| segment | series | invspark target | fill rate | stock vs static_cover | stock vs mae_normal | "
              "stockouts vs static_cover | stockouts vs mae_normal |", "|---|---|---|---|---|---|---|---|"]
-
-    def pct(value):
-        return "n/a" if not np.isfinite(value) else f"{value:+.1%}"
 
     wide = (comparison.set_index(["segment", "service_level_target", "n_series", "fill_rate", "baseline"])
             [["inventory_change", "stockout_change"]].unstack("baseline").reset_index())
     for _, row in wide.iterrows():
         lines.append(f"| {row[('segment', '')]} | {int(row[('n_series', '')]):,} | {row[('service_level_target', '')]:g} | "
-                     f"{row[('fill_rate', '')]:.3f} | {pct(row[('inventory_change', 'static_cover')])} | "
-                     f"{pct(row[('inventory_change', 'mae_normal')])} | {pct(row[('stockout_change', 'static_cover')])} | "
-                     f"{pct(row[('stockout_change', 'mae_normal')])} |")
+                     f"{row[('fill_rate', '')]:.3f} | {_pct(row[('inventory_change', 'static_cover')])} | "
+                     f"{_pct(row[('inventory_change', 'mae_normal')])} | {_pct(row[('stockout_change', 'static_cover')])} | "
+                     f"{_pct(row[('stockout_change', 'mae_normal')])} |")
     return lines
 
 
@@ -212,7 +213,7 @@ def reference_markdown(pooled: pd.DataFrame) -> str:
     against = against[against["service_level_target"].isin(COMPARE_TARGETS)].sort_values("service_level_target")
 
     def pct(values):
-        return " / ".join("n/a" if not np.isfinite(v) else f"{v:+.1%}" for v in values)
+        return " / ".join(_pct(value) for value in values)
 
     targets = " / ".join(f"{t:g}" for t in against["service_level_target"])
     return (f"Against the `reference` policy (RS on the generator's true demand law), all series, at invspark's targets "

@@ -309,6 +309,11 @@ def trailing_average(units: np.ndarray, origin: int, holdout: int, window: int) 
         return np.where(counts > 0, sums / counts, np.nan)
 
 
+def _review_periods(levels: pd.DataFrame, n_series: int) -> np.ndarray:
+    """Each series' review period ``(n_series,)`` from its family rows (1 for a series without any)."""
+    return levels.groupby("series")["review_period"].first().reindex(range(n_series)).fillna(1.0).to_numpy()
+
+
 def level_paths(levels: pd.DataFrame, forecast: pd.DataFrame, panel: pd.DataFrame, settings: OutcomeBacktestSettings,
                 start: int = 0, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-period ``(reorder_point, order_up_to)`` ``(n_rows, length)`` of every family x knob x series
@@ -327,7 +332,7 @@ def level_paths(levels: pd.DataFrame, forecast: pd.DataFrame, panel: pd.DataFram
     if not settings.replan_every_period:
         return s, S
     lead = np.nan_to_num(panel["lead_time_mean"].to_numpy(dtype=float), nan=0.0)
-    review = levels.groupby("series")["review_period"].first().reindex(range(len(panel))).fillna(1.0).to_numpy()
+    review = _review_periods(levels, len(panel))
     shift = forecast_shift(forecast, lead + review, H)  # (n, H)
     planned = levels["policy"].isin(["invspark", "mae_normal"]).to_numpy()
     S = np.where(planned[:, None], np.maximum(S + shift[rows], 0.0), S)
@@ -376,11 +381,11 @@ def with_reference(levels: pd.DataFrame, reorder_path: np.ndarray, order_up_to_p
     series with the order-up-to path ``reference_order_up_to[k, i]`` ``(k, n, H)`` and the review
     period of the series' invspark rows."""
     k, n, _ = reference_order_up_to.shape
-    review = levels[levels["policy"] == "invspark"].groupby("series")["review_period"].first().reindex(range(n))
+    review = _review_periods(levels[levels["policy"] == "invspark"], n)
     rows = pd.DataFrame({
         "policy": "reference", "knob": np.repeat(np.asarray(targets, dtype=float), n), "series": np.tile(np.arange(n), k),
         "policy_type": "RS", "reorder_point": np.nan, "order_up_to": reference_order_up_to[:, :, 0].reshape(-1),
-        "order_quantity": np.nan, "review_period": np.tile(review.fillna(1.0).to_numpy(), k),
+        "order_quantity": np.nan, "review_period": np.tile(review, k),
     })
     paths = reference_order_up_to.reshape(k * n, -1)
     return (pd.concat([levels, rows], ignore_index=True), np.concatenate([reorder_path, np.full(paths.shape, np.nan)]),
