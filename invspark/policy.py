@@ -17,6 +17,7 @@ Input columns (CONTRACTS.md `inventory_policy` / pure-Python faces) and their de
 | `policy` | 'RS' ('sQ', 'RS', 'sS', 'RsS') |
 | `distribution` | 'normal' ('normal', 'poisson', 'negbin', 'gamma', 'empirical'; see kernels.demand_over_interval) |
 | `demand_shape` (list of floats at kernels.empirical_quantiles.SHAPE_LEVELS) | null: an 'empirical' row without one is fitted as a gamma with its two moments |
+| `demand_std_history` (per period: the std of the series' own demand in its history) | null: no floor. A negative binomial row's quantiles are at least those of the law of the same mean with this std (the dispersion floor of kernels.demand_over_interval) |
 | `unit_cost`, `holding_cost_rate` (per year) | null |
 | `periods_per_year` | 52 (converts holding_cost_rate to per period) |
 | `holding_cost` (per unit per period) | unit_cost * holding_cost_rate / periods_per_year |
@@ -103,6 +104,7 @@ DEFAULTS = {
     "on_order": 0.0,
     "backorders": 0.0,
     "capacity_units": np.nan,
+    "demand_std_history": np.nan,
 }
 OUTPUT_COLUMNS = (
     "policy", "safety_stock", "reorder_point", "order_up_to", "order_quantity",
@@ -160,6 +162,7 @@ def _read_inputs(frame: pd.DataFrame) -> dict[str, np.ndarray]:
          "targets are fractions strictly between 0 and 1 (e.g. 0.95)"),
         ("demand_mean", inputs["demand_mean"] < 0, "demand is non-negative"),
         ("demand_std", inputs["demand_std"] < 0, "a standard deviation is non-negative"),
+        ("demand_std_history", inputs["demand_std_history"] < 0, "a standard deviation is non-negative"),
         ("lead_time_mean", inputs["lead_time_mean"] < 0, "lead times are >= 0 periods"),
         ("lead_time_std", inputs["lead_time_std"] < 0, "a standard deviation is non-negative"),
         ("review_period",
@@ -238,11 +241,11 @@ def _solve(frame: pd.DataFrame) -> _Batch:
     lead_missing = np.isnan(inputs["lead_time_mean"])
     usable = ~no_history & ~lead_missing
 
-    shape = inputs["demand_shape"]
+    shape, own_std = inputs["demand_shape"], inputs["demand_std_history"]
     lead = demand_over_interval(mu, sigma, inputs["lead_time_mean"], inputs["lead_time_std"],
-                                np.zeros(n), distribution, shape)
+                                np.zeros(n), distribution, shape, own_std)
     periodic = demand_over_interval(mu, sigma, inputs["lead_time_mean"],
-                                    inputs["lead_time_std"], review, distribution, shape)
+                                    inputs["lead_time_std"], review, distribution, shape, own_std)
     over_review = np.isin(policy, ("RS", "RsS"))
     protection = select(over_review, periodic, lead)
     # (s,S) and (R,s,S) order from s - U: protect X + U, U the undershoot of one period's

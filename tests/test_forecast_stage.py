@@ -457,3 +457,13 @@ def test_stockout_periods_widen_the_intervals_as_lower_bounds():
 
     assert coverage(bounded) > coverage(dropped) + 0.02
     assert bounded["lead_time_demand_std"].mean() > 1.05 * dropped["lead_time_demand_std"].mean()
+
+
+def test_demand_std_history_is_the_sample_std_of_each_series_own_history():
+    """The policy's dispersion floor (kernels.demand_over_interval) is the std of the demand itself,
+    not of the forecast error: here the std of each uncensored history, new items included."""
+    panel, _ = make_panel(n=40, seed=3)
+    panel["censored"] = [np.zeros(T, dtype=bool)] * len(panel)
+    out = forecast_bucket(panel, SETTINGS)
+    expected = np.array([np.nanstd(units, ddof=1) for units in panel["units"]])
+    np.testing.assert_allclose(out["demand_std_history"].to_numpy(dtype=float), expected, rtol=1e-12)

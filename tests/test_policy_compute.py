@@ -174,6 +174,7 @@ def test_holding_cost_from_rate_and_periods_per_year_drives_eoq():
     ("service_level_type", "p3", "service_level_type"),
     ("case_pack", 0.0, "case_pack is a positive"),
     ("demand_std", -1.0, "non-negative"),
+    ("demand_std_history", -1.0, "demand_std_history.*non-negative"),
 ])
 def test_bad_values_raise_with_the_column_and_fix(column, value, match):
     with pytest.raises(InputDataError, match=match):
@@ -372,3 +373,23 @@ def test_empirical_fill_rate_level_meets_its_target():
                                  service_level_type="fill_rate", service_level_target=0.95,
                                  demand_shape=[_uniform_shape()] * 3))
     np.testing.assert_allclose(out["expected_fill_rate"], 0.95, atol=1e-6)
+
+
+def test_lumpy_negative_binomial_rows_take_the_higher_quantile_of_the_demands_own_law():
+    """RS at a CSL target over L + R = 2 periods, per-period mean 1.5: the forecast's std 4 gives
+    NB(mean 3, var 32), the history's std 2 gives NB(mean 3, var 8); the level is the larger of
+    their quantiles (kernels.demand_over_interval, dispersion floor) and the expected CSL is the
+    envelope's min(F, G) at it."""
+    targets = [0.5, 0.7, 0.9, 0.98]
+    rows = frame(demand_mean=1.5, demand_std=4.0, demand_std_history=[2.0] * 4 + [None] * 4,
+                 lead_time_mean=1.0, review_period=1.0, distribution="negbin",
+                 service_level_target=targets * 2)
+    out = compute_policies(rows)
+    forecast_law, own_law = stats.nbinom(9 / 29, 3 / 32), stats.nbinom(9 / 5, 3 / 8)
+    expected = [max(forecast_law.ppf(a), own_law.ppf(a)) for a in targets]
+    assert out["order_up_to"][:4].tolist() == expected
+    assert out["order_up_to"][4:].tolist() == [forecast_law.ppf(a) for a in targets]
+    assert expected[0] > forecast_law.ppf(0.5) and expected[-1] == forecast_law.ppf(0.98)
+    np.testing.assert_allclose(out["expected_csl"][:4],
+                               [min(forecast_law.cdf(s), own_law.cdf(s)) for s in expected])
+    assert (out["expected_csl"][:4] >= np.array(targets)).all()

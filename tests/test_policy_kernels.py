@@ -305,3 +305,61 @@ def test_empirical_cdf_inverts_ppf_and_loss_matches_integration(seed):
     y = rng.uniform(0, 25, 4)
     integrated = np.maximum(draws - y[:, None], 0.0).mean(axis=1)
     np.testing.assert_allclose(eq.loss(points, y), integrated, rtol=1e-3, atol=1e-4)
+
+
+# --- dispersion floor (upper envelope of the forecast's law and the demand's own) --------------
+
+def _nb(mean, var):
+    """scipy's negative binomial with the given mean and variance (var > mean)."""
+    return stats.nbinom(mean**2 / (var - mean), mean / var)
+
+
+@settings(max_examples=40, deadline=None)
+@given(mu=st.floats(0.2, 6.0), own_excess=st.floats(0.0, 3.0), spread=st.floats(1.2, 8.0),
+       lead=st.sampled_from([1.0, 2.0, 3.5]), q=st.floats(0.05, 0.995), x=st.floats(-2.0, 40.0))
+def test_dispersion_floor_is_the_upper_envelope_of_the_two_laws(mu, own_excess, spread, lead, q, x):
+    """cdf = min(F, G), quantile = max(F^-1, G^-1), and the loss n(x) = sum over the envelope's
+    survival function (E[(X - x)^+] = integral of P(X > t) from x), summed here from scipy's laws."""
+    own_var = mu + own_excess * mu  # per period; G: NB (or Poisson when own_excess = 0)
+    sigma = np.sqrt(own_var * spread)  # the forecast's per-period std, larger than the demand's own
+    demand = demand_over_interval(np.array([mu]), np.array([sigma]), np.array([lead]), np.zeros(1), np.zeros(1),
+                                  np.array(["negbin"]), None, np.array([np.sqrt(own_var)]))
+    mean, var_f, var_g = mu * lead, sigma**2 * lead, own_var * lead
+    law_f = _nb(mean, var_f)
+    law_g = _nb(mean, var_g) if var_g > mean * (1 + 1e-9) else stats.poisson(mean)
+    assert demand.floor_var[0] == pytest.approx(var_g)
+    assert demand.ppf(np.array([q]))[0] == max(law_f.ppf(q), law_g.ppf(q))
+    np.testing.assert_allclose(demand.cdf(np.array([x])), min(law_f.cdf(x), law_g.cdf(x)), atol=1e-12)
+    k = np.arange(0, int(law_f.ppf(1 - 1e-13)) + 50)
+    survival = np.maximum(law_f.sf(k), law_g.sf(k))  # P(X > t) on [k, k + 1)
+    whole = max(np.floor(x), 0.0)
+    expected = survival[k >= whole].sum() - (x - whole) * survival[int(whole)] if x >= 0 else survival.sum() - x
+    np.testing.assert_allclose(demand.loss(np.array([x])), expected, rtol=1e-7, atol=1e-9)
+    assert demand.mean[0] == pytest.approx(mean)  # the fitted law's moments are kept
+
+
+def test_dispersion_floor_applies_only_to_negative_binomial_rows_below_their_variance():
+    mu = np.full(5, 2.0)
+    sigma = np.array([3.0, 3.0, 3.0, 3.0, 3.0])
+    own = np.array([1.8, 3.5, np.nan, 1.8, 1.8])
+    names = np.array(["negbin", "negbin", "negbin", "normal", "gamma"], dtype=object)
+    demand = demand_over_interval(mu, sigma, np.full(5, 2.0), np.zeros(5), np.ones(5), names, None, own)
+    assert np.isfinite(demand.floor_var).tolist() == [True, False, False, False, False]
+    plain = demand_over_interval(mu, sigma, np.full(5, 2.0), np.zeros(5), np.ones(5), names)
+    q = np.full(5, 0.3)
+    np.testing.assert_array_equal(demand.ppf(q)[1:], plain.ppf(q)[1:])
+    assert demand.ppf(q)[0] > plain.ppf(q)[0]  # the forecast's NB puts too much mass at 0
+
+
+def test_dispersion_floor_carries_through_the_undershoot():
+    """X + U keeps a floor of variance Var_floor + Var[U] (kernels.undershoot)."""
+    from invspark.kernels.undershoot import plus_undershoot, undershoot_moments
+
+    mu, names = np.array([1.5]), np.array(["negbin"], dtype=object)
+    protection = demand_over_interval(mu, np.array([4.0]), np.array([2.0]), np.zeros(1), np.zeros(1), names,
+                                      None, np.array([2.0]))
+    lump = demand_over_interval(mu, np.array([4.0]), np.zeros(1), np.zeros(1), np.ones(1), names)
+    crossed, _ = plus_undershoot(protection, lump)
+    _, var_u = undershoot_moments(lump)
+    assert crossed.floor_var[0] == pytest.approx(protection.floor_var[0] + var_u[0])
+    assert crossed.floor_cross[0] >= 1

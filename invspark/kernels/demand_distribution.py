@@ -47,10 +47,8 @@ def choose_family(
     """
     demand = np.where(censored, np.nan, history)  # (n, T)
     observed = ~np.isnan(demand)
-    count = observed.sum(axis=1)
+    count, mean, var = _history_moments(demand)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, np.nansum(demand, axis=1) / np.maximum(count, 1), np.nan)
-        var = np.where(count > 1, np.nansum((demand - mean[:, None]) ** 2, axis=1) / np.maximum(count - 1, 1), np.nan)
         dispersion = np.where(mean > 0, var / mean, np.inf)
         cv = np.where(mean > 0, np.sqrt(var) / mean, np.inf)
     # Fisher's index-of-dispersion test: (n - 1) s^2 / mean ~ chi2(n - 1) under a Poisson law
@@ -64,6 +62,26 @@ def choose_family(
         np.where(pattern == "lumpy", "empirical", np.where(cv <= normal_cv_max, "normal", "gamma")),
     ).astype(object)
     return np.where(count > 0, family, "normal").astype(object)
+
+
+def history_std(history: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Per-period std of each series' own demand: the sample std of its uncensored history ``(n, T)``.
+
+    The demand's dispersion around its level, as opposed to the forecast error's, which also holds
+    the error of the estimated level; the policy uses it as the dispersion floor of a negative
+    binomial law (kernels.demand_over_interval). NaN with fewer than two observations.
+    """
+    _, _, var = _history_moments(np.where(censored, np.nan, history))
+    return np.sqrt(var)
+
+
+def _history_moments(demand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observation count, mean and sample variance (ddof 1) per row of ``(n, T)``, NaN = missing."""
+    count = (~np.isnan(demand)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, np.nansum(demand, axis=1) / np.maximum(count, 1), np.nan)
+        var = np.where(count > 1, np.nansum((demand - mean[:, None]) ** 2, axis=1) / np.maximum(count - 1, 1), np.nan)
+    return count, mean, var
 
 
 def protection_interval_demand(

@@ -25,13 +25,34 @@ The family of X per series follows the declared per-period `distribution`:
   shape it is treated as ``gamma`` with the two moments.
 - any family with E[X] = 0 or Var[X] = 0: a point mass at E[X] (``deterministic``).
 
+Dispersion floor (negative binomial rows). The variance above is the forecast's: it holds the
+demand's own noise *and* the error of the estimated level, and for a slow, lumpy count series the
+second is large. A negative binomial with a large variance for its mean has a small size
+parameter, and its mass at zero grows fast with the variance: the low quantiles fall to 0 while
+the demand's own law, at that mean, puts far less mass there. Given ``floor_std``, the per-period
+std of the series' own demand (its history), a row keeps the law ``G`` of the same mean with the
+variance ``Var_own = (L + R) floor_std^2 + mu_D^2 sigma_LT^2`` (where it is below Var[X]; negative
+binomial, or Poisson where ``Var_own <= E[X]``) as a floor, and X is taken with the upper envelope
+of the two laws:
+
+    P(X <= x) = min(F(x), G(x))        quantile_q = max(F^-1(q), G^-1(q))
+
+a proper distribution, stochastically larger than both. The two laws share their mean and G is
+the less dispersed, so their cdfs cross once, at the smallest whole ``c`` with ``G(c) >= F(c)``;
+below ``c`` the envelope is G, from ``c`` on it is F, and its loss function is
+
+    n(x) = n_G(x) - n_G(c) + n_F(c)  for x < c,      n_F(x) otherwise.
+
+High quantiles (the forecast's level error) stay F's, low ones (the demand's own zero mass)
+become G's. Measured against the generator's true law in docs/outcomes.md ("Dispersion floor").
+
 `IntervalDemand` holds the fitted parameters and evaluates cdf, quantiles and the loss function
 E[(X - x)^+] for all series at once, grouping rows by family with boolean masks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special, stats
@@ -53,7 +74,10 @@ class IntervalDemand:
     `family` holds the codes NORMAL..EMPIRICAL; `mean`, `std` the two moments; the fitted
     parameters are `nb_n`, `nb_p` (scipy nbinom), `gamma_shape`, `gamma_scale` and, for
     EMPIRICAL, the quantile `knots` at empirical_quantiles.SHAPE_LEVELS (NaN where unused).
-    Discrete families (Poisson, negbin) have integer quantiles.
+    Discrete families (Poisson, negbin) have integer quantiles. `floor_var` is the variance of the
+    dispersion floor's law G, `floor_cross` the whole number c where its cdf meets the fitted law's
+    F and `floor_shift` n_F(c) - n_G(c) (see the module docstring), all NaN in rows without a
+    floor; `mean` and `std` stay the fitted law's.
     """
 
     mean: np.ndarray
@@ -64,6 +88,9 @@ class IntervalDemand:
     gamma_shape: np.ndarray
     gamma_scale: np.ndarray
     knots: np.ndarray
+    floor_var: np.ndarray
+    floor_cross: np.ndarray
+    floor_shift: np.ndarray
 
     @property
     def discrete(self) -> np.ndarray:
@@ -73,8 +100,42 @@ class IntervalDemand:
     def _masks(self):
         return {code: self.family == code for code in FAMILY_NAMES}
 
+    def _floor(self) -> tuple[np.ndarray, "IntervalDemand"]:
+        """The rows with a dispersion floor ``(n_series,)`` bool, and the floor's law on those rows."""
+        rows = np.isfinite(self.floor_var)
+        mean = self.mean[rows]
+        count = self.floor_var[rows] > mean * (1.0 + 1e-9)
+        return rows, fit_family(mean, np.where(count, self.floor_var[rows], mean), np.where(count, NEGBIN, POISSON))
+
     def cdf(self, x) -> np.ndarray:
         """P(X <= x), `x` `(n_series,)`."""
+        return self._enveloped(self._family_cdf, "cdf", np.minimum, x)
+
+    def ppf(self, q) -> np.ndarray:
+        """The smallest x with P(X <= x) >= q (an integer for discrete families); `q` in (0, 1)."""
+        return self._enveloped(self._family_ppf, "ppf", np.maximum, q)
+
+    def _enveloped(self, family_method, floor_method: str, combine, at) -> np.ndarray:
+        """`family_method(at)`, combined in the rows with a floor with the floor law's `floor_method`."""
+        at = np.broadcast_to(np.asarray(at, dtype=np.float64), self.mean.shape)
+        out = family_method(at)
+        rows, floor = self._floor()
+        if rows.any():
+            out[rows] = combine(out[rows], getattr(floor, floor_method)(at[rows]))
+        return out
+
+    def loss(self, x) -> np.ndarray:
+        """Expected shortage E[(X - x)^+] (the loss function n(x)), `x` `(n_series,)`."""
+        x = np.broadcast_to(np.asarray(x, dtype=np.float64), self.mean.shape)
+        out = self._family_loss(x)
+        rows, floor = self._floor()
+        if rows.any():
+            below = x[rows] < self.floor_cross[rows]
+            out[rows] = np.where(below, floor.loss(x[rows]) + self.floor_shift[rows], out[rows])
+        return out
+
+    def _family_cdf(self, x) -> np.ndarray:
+        """P(X <= x) under the fitted family alone (no floor)."""
         x = np.broadcast_to(np.asarray(x, dtype=np.float64), self.mean.shape)
         out = np.full(self.mean.shape, np.nan)
         m = self._masks()
@@ -99,8 +160,8 @@ class IntervalDemand:
             out[i] = empirical_quantiles.cdf(self.knots[i], x[i])
         return out
 
-    def ppf(self, q) -> np.ndarray:
-        """The smallest x with P(X <= x) >= q (an integer for discrete families); `q` in (0, 1)."""
+    def _family_ppf(self, q) -> np.ndarray:
+        """The fitted family's quantile (no floor)."""
         q = np.broadcast_to(np.asarray(q, dtype=np.float64), self.mean.shape)
         out = np.full(self.mean.shape, np.nan)
         m = self._masks()
@@ -124,8 +185,8 @@ class IntervalDemand:
             out[i] = empirical_quantiles.ppf(self.knots[i], q[i])
         return out
 
-    def loss(self, x) -> np.ndarray:
-        """Expected shortage E[(X - x)^+] (the loss function n(x)), `x` `(n_series,)`."""
+    def _family_loss(self, x) -> np.ndarray:
+        """E[(X - x)^+] under the fitted family alone (no floor)."""
         x = np.broadcast_to(np.asarray(x, dtype=np.float64), self.mean.shape)
         out = np.full(self.mean.shape, np.nan)
         m = self._masks()
@@ -169,7 +230,8 @@ def interval_moments(demand_mean, demand_std, lead_time_mean, lead_time_std, rev
 
 
 def demand_over_interval(
-    demand_mean, demand_std, lead_time_mean, lead_time_std, review_period, distribution, demand_shape=None
+    demand_mean, demand_std, lead_time_mean, lead_time_std, review_period, distribution, demand_shape=None,
+    floor_std=None,
 ) -> IntervalDemand:
     """Fit the demand over L + R periods for every series (see the module docstring).
 
@@ -177,6 +239,8 @@ def demand_over_interval(
     periods (pass review_period = 0 for a continuous-review protection interval of L);
     `distribution`: array of names from DISTRIBUTIONS. All `(n_series,)`. `demand_shape`:
     optional `(n_series, N_KNOTS)` standardized quantiles, used by `empirical` rows that have one.
+    `floor_std`: optional per-period std of the series' own demand, the dispersion floor of the
+    rows fitted as negative binomial (NaN: no floor).
     """
     distribution = np.asarray(distribution, dtype=object)
     mu = np.asarray(demand_mean, dtype=np.float64)
@@ -192,7 +256,10 @@ def demand_over_interval(
     family[(distribution == "negbin") & over_dispersed] = NEGBIN
     family[is_poisson & (lead_std > 0) & over_dispersed] = NEGBIN
     family[(distribution == "gamma") | (distribution == "empirical")] = GAMMA
-    fitted = fit_family(mean, var, family)
+    floor_var = None
+    if floor_std is not None:
+        _, floor_var = interval_moments(mu, floor_std, lead_time_mean, lead_time_std, review_period)
+    fitted = fit_family(mean, var, family, floor_var)
     if demand_shape is None:
         return fitted
     shape = np.asarray(demand_shape, dtype=np.float64)
@@ -213,15 +280,17 @@ def with_shape(demand: IntervalDemand, rows, shape) -> IntervalDemand:
     family = np.where(rows, EMPIRICAL, demand.family).astype(np.int8)
     nan = np.where(rows, np.nan, 1.0)
     return IntervalDemand(mean, std, family, demand.nb_n * nan, demand.nb_p * nan, demand.gamma_shape * nan,
-                          demand.gamma_scale * nan, knots)
+                          demand.gamma_scale * nan, knots, demand.floor_var * nan, demand.floor_cross * nan,
+                          demand.floor_shift * nan)
 
 
-def fit_family(mean, var, family) -> IntervalDemand:
+def fit_family(mean, var, family, floor_var=None) -> IntervalDemand:
     """Fit each row's family (codes NORMAL..GAMMA) to its two moments `mean`, `var` `(n_series,)`.
 
     Negative binomial: n = E^2 / (Var - E), p = E / Var (needs Var > E); gamma: shape E^2 / Var,
     scale Var / E. Rows without positive mean and variance, or with NaN moments, become a point
-    mass (DETERMINISTIC).
+    mass (DETERMINISTIC). `floor_var` `(n_series,)`, optional: the variance of the dispersion
+    floor's law (module docstring), kept by negative binomial rows where it is below `var`.
     """
     mean = np.asarray(mean, dtype=np.float64)
     var = np.asarray(var, dtype=np.float64)
@@ -238,7 +307,44 @@ def fit_family(mean, var, family) -> IntervalDemand:
     safe_mean = np.where(gamma, mean, 1.0)
     gamma_shape = np.where(gamma, mean**2 / np.where(gamma, var, 1.0), np.nan)
     gamma_scale = np.where(gamma, var / safe_mean, np.nan)
-    return IntervalDemand(mean, std, family, nb_n, nb_p, gamma_shape, gamma_scale, np.full((len(mean), N_KNOTS), np.nan))
+    no_floor = np.full(mean.shape, np.nan)
+    fitted = IntervalDemand(mean, std, family, nb_n, nb_p, gamma_shape, gamma_scale, np.full((len(mean), N_KNOTS), np.nan),
+                            no_floor, no_floor, no_floor)
+    if floor_var is None:
+        return fitted
+    floor_var = np.asarray(floor_var, dtype=np.float64)
+    floored = negbin & np.isfinite(floor_var) & (floor_var < var)
+    if not floored.any():
+        return fitted
+    plain = replace(fitted, floor_var=np.where(floored, floor_var, np.nan))
+    rows = plain.take(floored)
+    _, floor = rows._floor()
+    cross, shift = np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
+    cross[floored] = _floor_crossing(rows, floor)
+    shift[floored] = rows._family_loss(cross[floored]) - floor.loss(cross[floored])
+    return replace(plain, floor_cross=cross, floor_shift=shift)
+
+
+def _floor_crossing(demand: IntervalDemand, floor: IntervalDemand) -> np.ndarray:
+    """The smallest whole c >= 0 with G(c) >= F(c) for rows that all have a floor (bisection).
+
+    F is the fitted negative binomial, G the floor's law of the same mean and a smaller variance:
+    their cdfs cross once, G below F before c and above it from c on (module docstring).
+    """
+
+    def crossed(k):
+        return floor.cdf(k) >= demand._family_cdf(k) - 1e-12
+
+    hi = np.ceil(demand.mean + 2.0 * demand.std)  # the cdfs cross near the mean: widen until past it
+    while not (reached := crossed(hi)).all():
+        hi = np.where(reached, hi, 2.0 * hi + 1.0)
+    lo = np.zeros_like(hi)
+    while (lo < hi).any():
+        mid = np.floor((lo + hi) / 2.0)
+        above = crossed(mid)
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid + 1.0)
+    return hi
 
 
 def gamma_lead_time_poisson_demand(demand_rate, lead_time_mean, lead_time_std):

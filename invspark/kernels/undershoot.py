@@ -22,7 +22,8 @@ central moment mu_3 (0 for the normal; 2 v^2 / m - v for the Poisson and negativ
 2 v^2 / m for the gamma). X and U are independent, so X + U has mean E[X] + E[U] and variance
 Var[X] + Var[U]; it is refitted in X's family (a Poisson made over-dispersed becomes a negative
 binomial; an empirical distribution is moved and stretched: knots ``E[X+U] + (x_k - E[X]) sd[X+U] /
-sd[X]``). All arrays are `(n_series,)`.
+sd[X]``); X's dispersion floor (kernels.demand_over_interval) becomes one of variance
+Var_floor + Var[U]. All arrays are `(n_series,)`.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def plus_undershoot(protection: IntervalDemand, lump: IntervalDemand) -> tuple[I
     family = np.where((family == POISSON) & (var > mean * (1.0 + 1e-9)), NEGBIN, family)
     family = np.where((family == NEGBIN) & ~(var > mean * (1.0 + 1e-9)), POISSON, family)
     empirical = protection.family == EMPIRICAL
-    fitted = fit_family(mean, var, np.where(empirical, NORMAL, family))
+    fitted = fit_family(mean, var, np.where(empirical, NORMAL, family), protection.floor_var + var_u)
     # an empirical X keeps its standardized knots at X + U's moments
     with np.errstate(invalid="ignore", divide="ignore"):
         shape = np.where(protection.std[:, None] > 0, (protection.knots - protection.mean[:, None]) / protection.std[:, None], 0.0)

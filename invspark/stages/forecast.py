@@ -98,7 +98,7 @@ FORECAST_BUCKET_SCHEMA = pa.schema([
     ("xyz", pa.string()), ("demand_pattern", pa.string()), ("lifecycle", pa.string()), ("model", pa.string()),
     ("distribution", pa.string()), ("history_stockout_periods", pa.int32()),
     ("demand_mean", pa.float64()), ("demand_std", pa.float64()),
-    ("lead_time_demand_mean", pa.float64()), ("lead_time_demand_std", pa.float64()),
+    ("lead_time_demand_mean", pa.float64()), ("lead_time_demand_std", pa.float64()), ("demand_std_history", pa.float64()),
     ("demand_shape", pa.list_(pa.float64())),
     ("mean", pa.list_(pa.float64())), ("p10", pa.list_(pa.float64())), ("p50", pa.list_(pa.float64())),
     ("p90", pa.list_(pa.float64())), ("p95", pa.list_(pa.float64())), ("p99", pa.list_(pa.float64())),
@@ -663,6 +663,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     }
     for key in ("demand_mean", "demand_std", "lead_time_demand_mean", "lead_time_demand_std"):
         out[key] = np.where(no_forecast, np.nan, interval[key])
+    out["demand_std_history"] = np.where(no_forecast, np.nan, demand_distribution.history_std(units, censored))
     frame = pd.DataFrame(out)
     # empirical rows: the standardized shape of the error over the protection interval (the step
     # that covers lead time + review period), for the policy's quantiles (kernels.empirical_quantiles)
