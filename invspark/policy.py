@@ -54,6 +54,9 @@ case multiple >= max(need, moq), capped by capacity (kernels.order_rounding).
 
 Exceptions (joined with ';', null when none): 'no_history', 'lead_time_missing',
 'target_unreachable_capacity' (order_up_to above capacity, or the order was capped),
+'fill_rate_capped' (a fill-rate target that needs more than the FILL_RATE_MAX_CSL = 0.999
+quantile of the protection-interval demand: the level stops there and its expected fill rate is
+below the target; kernels.service_policies),
 'order_far_above_typical' (recommended > FAR_ABOVE_TYPICAL x the typical order, the largest of
 order_quantity, moq, case_pack and mean demand over the protection interval),
 'negative_inventory' (on_hand < 0), 'inconsistent_inventory' (negative on_order or backorders, or
@@ -334,11 +337,14 @@ def _assemble(frame: pd.DataFrame, batch: _Batch, level: np.ndarray,
 
     typical = np.fmax.reduce([order_quantity, inputs["moq"], inputs["case_pack"],
                               protection.mean])
+    fill_mode = ~batch.cost_mode & (inputs["service_level_type"] == "fill_rate")
+    fill_capped = usable & fill_mode & (level == batch.level) & (expected_fill < inputs["service_level_target"] - 1e-9)
     exception = join_exceptions([
         ("no_history", batch.no_history),
         ("lead_time_missing", batch.lead_missing),
         ("target_unreachable_capacity",
          usable & (capped | (order_up_to > inputs["capacity_units"]))),
+        ("fill_rate_capped", fill_capped),
         *extra_flags,
         ("order_far_above_typical", usable & (recommended > FAR_ABOVE_TYPICAL * typical)),
         ("negative_inventory", inputs["on_hand"] < 0),

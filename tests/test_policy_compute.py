@@ -393,3 +393,20 @@ def test_lumpy_negative_binomial_rows_take_the_higher_quantile_of_the_demands_ow
     np.testing.assert_allclose(out["expected_csl"][:4],
                                [min(forecast_law.cdf(s), own_law.cdf(s)) for s in expected])
     assert (out["expected_csl"][:4] >= np.array(targets)).all()
+
+
+def test_fill_rate_level_stops_at_the_0999_quantile_and_flags_the_row():
+    """An item that has all but stopped selling (mean 0.001 per period) with the spread of its past
+    sales (std 1): a 0.90 fill rate under that negative binomial needs an order-up-to level in the
+    hundreds of thousands. The level stops at the 0.999 quantile of demand over L + R
+    (kernels.service_policies.FILL_RATE_MAX_CSL), the expected fill rate says what it buys, and the
+    row is flagged; a fast mover's fill-rate level is the uncapped smallest level meeting it."""
+    rows = frame(demand_mean=[0.001, 50.0], demand_std=[1.0, 10.0], distribution=["negbin", "normal"],
+                 lead_time_mean=1.0, review_period=1.0, service_level_type="fill_rate", service_level_target=0.9)
+    out = compute_policies(rows)
+    interval = stats.nbinom(0.002**2 / (2.0 - 0.002), 0.002 / 2.0)  # mean 0.002, variance 2 over L + R
+    assert out["order_up_to"][0] == interval.ppf(0.999)
+    assert out["expected_fill_rate"][0] < 0.9
+    assert out["exception"][0] == "fill_rate_capped"
+    assert out["expected_fill_rate"][1] == pytest.approx(0.9, abs=1e-6)
+    assert out["exception"][1] is None

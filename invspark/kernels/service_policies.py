@@ -18,6 +18,14 @@ B(y) = E[(X - y)^+] over each interval.
 - (s,S) and (R,s,S): S = s + Q with Q an EOQ (SPP's simple approach), and s as the (s,Q) rule
   with Q = S - s over L (resp. L + R) for the demand plus the undershoot of s
   (kernels.undershoot), the fill rate dividing by the mean order Q + E[U].
+- Ceiling: a fill-rate level is at most the FILL_RATE_MAX_CSL quantile of the protection-interval
+  demand. Where a target needs more, it is bought with stock against events rarer than once in
+  1 / (1 - FILL_RATE_MAX_CSL) cycles; under a heavy-tailed law with a mean near zero (an item
+  that has all but stopped selling, whose forecast error still has the spread of its past sales)
+  that level runs to hundreds of thousands of units for a demand of a thousandth of a unit per
+  period. The level stops at the ceiling, its expected fill rate falls short of the target, and
+  the policy flags the row (`fill_rate_capped`). SPP 4th ed. ch. 6 recommend other criteria
+  than P2 for such very slow movers.
 
 All arrays are `(n_series,)`.
 """
@@ -30,6 +38,8 @@ from invspark.kernels.demand_over_interval import IntervalDemand
 
 # Tail probability used to bracket the level search: below ppf(_TAIL) and above ppf(1 - _TAIL).
 _TAIL = 1e-10
+# A fill-rate level never exceeds this quantile of the protection-interval demand (module docstring).
+FILL_RATE_MAX_CSL = 0.999
 
 
 def smallest_level_meeting(meets, lo, hi, discrete, rtol=1e-10, max_iterations=200):
@@ -85,14 +95,19 @@ def fill_rate_rs(lead: IntervalDemand, protection: IntervalDemand, order_up_to,
     return np.where(demand_per_review > 0, np.clip(1.0 - shortage / safe_d, 0.0, 1.0), 1.0)
 
 
+def fill_rate_ceiling(protection: IntervalDemand) -> np.ndarray:
+    """The highest fill-rate level: the FILL_RATE_MAX_CSL quantile of the protection demand."""
+    return protection.ppf(np.full(protection.mean.shape, FILL_RATE_MAX_CSL))
+
+
 def _bracket(protection: IntervalDemand, width):
     lo = protection.ppf(np.full(protection.mean.shape, _TAIL)) - width - 1.0
-    hi = protection.ppf(np.full(protection.mean.shape, 1.0 - _TAIL)) + 1.0
-    return lo, hi
+    return lo, np.maximum(fill_rate_ceiling(protection), lo)
 
 
 def fill_rate_level_sq(protection: IntervalDemand, order_quantity, target, cycle_demand=None) -> np.ndarray:
-    """Smallest reorder point s with fill_rate_sq(s, Q, cycle_demand) >= target (SPP (s,Q) with P2)."""
+    """Smallest reorder point s with fill_rate_sq(s, Q, cycle_demand) >= target (SPP (s,Q) with P2),
+    at most `fill_rate_ceiling(protection)`."""
     shape = protection.mean.shape
     order_quantity = np.broadcast_to(np.asarray(order_quantity, dtype=np.float64), shape)
     cycle_demand = order_quantity if cycle_demand is None else np.broadcast_to(
@@ -108,7 +123,8 @@ def fill_rate_level_sq(protection: IntervalDemand, order_quantity, target, cycle
 
 def fill_rate_level_rs(lead: IntervalDemand, protection: IntervalDemand, demand_per_review,
                        target) -> np.ndarray:
-    """Smallest order-up-to level S with fill_rate_rs(S) >= target (SPP (R,S) with P2)."""
+    """Smallest order-up-to level S with fill_rate_rs(S) >= target (SPP (R,S) with P2), at most
+    `fill_rate_ceiling(protection)`."""
     shape = protection.mean.shape
     target = np.broadcast_to(np.asarray(target, dtype=np.float64), shape)
     lo, hi = _bracket(protection, 0.0)
