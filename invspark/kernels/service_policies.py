@@ -22,7 +22,7 @@ B(y) = E[(X - y)^+] over each interval.
   demand. Where a target needs more, it is bought with stock against events rarer than once in
   1 / (1 - FILL_RATE_MAX_CSL) cycles; under a heavy-tailed law with a mean near zero (an item
   that has all but stopped selling, whose forecast error still has the spread of its past sales)
-  that level runs to hundreds of thousands of units for a demand of a thousandth of a unit per
+  that level runs to hundreds of thousands of units for a demand of a ten-thousandth of a unit per
   period. The level stops at the ceiling, its expected fill rate falls short of the target, and
   the policy flags the row (`fill_rate_capped`). SPP 4th ed. ch. 6 recommend other criteria
   than P2 for such very slow movers.
