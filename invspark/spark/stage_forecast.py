@@ -96,8 +96,11 @@ def run(context: RunContext) -> StageResult:
         written = context.write(demand_forecast(packed, grid, context.config.horizon), "demand_forecast")
         distribution = context.write(packed.select(*DISTRIBUTION_COLUMNS), "demand_distribution")
         context.write(forecast_accuracy(packed), "forecast_accuracy")
-        models = packed.groupBy("model").count().orderBy(F.desc("count")).collect()
-        stockouts = packed.agg(F.sum("history_stockout_periods")).first()[0] or 0
+        # one pass over the cached forecasts: a row per chosen model (a handful), for the run log
+        models = (packed.groupBy("model")
+                  .agg(F.count("*").alias("count"), F.sum("history_stockout_periods").alias("stockouts"))
+                  .orderBy(F.desc("count")).collect())
+        stockouts = sum(r["stockouts"] or 0 for r in models)
     finally:
         packed.unpersist()
     mix = ", ".join(f"{r['model']} {r['count']:,}" for r in models[:6])
