@@ -65,12 +65,14 @@ def _abc(history: np.ndarray, price: np.ndarray) -> np.ndarray:
     return np.where(share <= 0.8, "A", np.where(share <= 0.95, "B", "C"))
 
 
-def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targets: tuple
-                    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targets: tuple,
+                    service_level_type: str = "csl") -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Panel of ``n_history + holdout`` periods (holdout = true future demand), each series' demand
     class, and the order-up-to paths ``(len(targets), n, holdout)`` of the RS policy that knows the
-    generator's demand law: each target's quantile of the true demand over lead time (1 week) +
-    review period from every holdout period (``syn.interval_demand_quantiles``)."""
+    generator's demand law, from every holdout period: for CSL targets each target's quantile of the
+    true demand over lead time (1 week) + review period (``syn.interval_demand_quantiles``), for
+    fill-rate targets the smallest level whose true-law fill rate meets the target
+    (``syn.interval_demand_fill_rate_levels``)."""
     plan = syn.GeneratorPlan(n_series=n_series, n_periods=n_history, frequency="W", seed=seed, n_planned=holdout,
                              block_size=BUCKET_SIZE)
     frames, classes, reference = [], [], []
@@ -104,8 +106,12 @@ def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targ
             "case_pack": item["case_pack"].astype(float), "moq": item["moq"],
         }))
         classes.append(np.asarray(syn.DEMAND_CLASSES)[block.demand_class])
-        reference.append(syn.interval_demand_quantiles(block, T, H, 1 + store["review_period"].astype(np.int64), targets,
-                                                       seed=seed))
+        review = store["review_period"].astype(np.int64)
+        if service_level_type == "fill_rate":
+            reference.append(syn.interval_demand_fill_rate_levels(block, T, H, np.ones(n, dtype=np.int64), review, targets,
+                                                                  seed=seed))
+        else:
+            reference.append(syn.interval_demand_quantiles(block, T, H, 1 + review, targets, seed=seed))
     return pd.concat(frames, ignore_index=True), np.concatenate(classes), np.concatenate(reference, axis=1)
 
 
@@ -232,7 +238,7 @@ def calibration_markdown(per_series: pd.DataFrame, settings: OutcomeBacktestSett
     measure, label = ("fill_rate", "fill rate") if settings.service_level_type == "fill_rate" else ("csl", "CSL")
     cells = service_intervals(per_series, measure=measure, seed=settings.seed)
     cells = cells[cells["n_series"] >= min_series].reset_index(drop=True)
-    has_reference = measure == "csl" and (per_series["policy"] == "reference").any()
+    has_reference = (per_series["policy"] == "reference").any()
     gap = 100 * (cells["achieved"] - cells["service_level_target"])
     low, high = 100 * (cells["lower"] - cells["service_level_target"]), 100 * (cells["upper"] - cells["service_level_target"])
     within = gap.abs() <= 1.5
@@ -287,7 +293,8 @@ def main() -> None:
                                                censored_demand=args.censored_demand,
                                                service_level_type=args.service_level_type)
             panel, classes, reference = generated_panel(args.generated_series, 104, 26, seed=args.seed,
-                                                        targets=settings.service_targets)
+                                                        targets=settings.service_targets,
+                                                        service_level_type=args.service_level_type)
             calibration = replace(settings, apply_order_rounding=False)
             sums, skipped, seconds = run_dataset(panel, calibration, reference)
             text = report("generated, calibration (no MOQ / case pack)", sums, calibration, skipped, seconds, args.min_series)

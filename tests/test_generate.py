@@ -399,6 +399,18 @@ def test_truth_class_mix_and_levels_are_consistent_with_sales(weekly):
     assert (np.stack(truth.future_mean.to_numpy()).shape == (300, 13))
 
 
+def _period_pmf(block, i, t, support):
+    """Exact pmf of the generator's demand of series ``i`` in period ``t``: Bernoulli x (1 + NegBin)."""
+    expected, p, r = block.expected_demand[i, t], block.occurrence_prob[i], block.nb_dispersion[i]
+    pmf = np.zeros(support.size)
+    pmf[0] = 1.0
+    if expected > 0:
+        excess = expected / p - 1.0
+        pmf = p * np.concatenate([[0.0], stats.nbinom.pmf(support[:-1], r, r / (r + excess))])
+        pmf[0] += 1.0 - p
+    return pmf
+
+
 def test_interval_demand_quantiles_invert_the_exact_cdf_of_the_generators_law():
     """Two-period sums of Bernoulli x (1 + NegBin) demand: the exact pmf is the convolution of the
     periods' pmfs (scipy's nbinom); each Monte Carlo quantile q must satisfy F(q) >= level and
@@ -411,17 +423,9 @@ def test_interval_demand_quantiles_invert_the_exact_cdf_of_the_generators_law():
     support = np.arange(4000)
     checked = 0
     for i in range(60):
-        pmfs = []
-        for t in (53, 54):  # holdout period 1 covers generator periods 53 and 54
-            expected, p, r = block.expected_demand[i, t], block.occurrence_prob[i], block.nb_dispersion[i]
-            pmf = np.zeros(support.size)
-            pmf[0] = 1.0
-            if expected > 0:
-                excess = expected / p - 1.0
-                pmf = p * np.concatenate([[0.0], stats.nbinom.pmf(support[:-1], r, r / (r + excess))])
-                pmf[0] += 1.0 - p
-            pmfs.append(pmf)
-        cdf = np.cumsum(np.convolve(pmfs[0], pmfs[1])[:support.size])
+        # holdout period 1 covers generator periods 53 and 54
+        pmf = np.convolve(_period_pmf(block, i, 53, support), _period_pmf(block, i, 54, support))[:support.size]
+        cdf = np.cumsum(pmf)
         q = quantiles[:, i, 1].astype(int)
         assert np.all(cdf[q] >= levels - 0.01)
         assert np.all(np.where(q > 0, cdf[np.maximum(q - 1, 0)], 0.0) < levels + 0.01)
@@ -429,3 +433,36 @@ def test_interval_demand_quantiles_invert_the_exact_cdf_of_the_generators_law():
     assert checked >= 40
     dead = block.expected_demand[:, 52:56].sum(axis=1) == 0
     assert (quantiles[:, dead] == 0).all()
+
+
+def test_interval_demand_fill_rate_levels_meet_the_exact_fill_rate_of_the_generators_law():
+    """(R,S) with L = R = 1 from holdout period 1 (generator periods 53 and 54): the exact
+    beta(S) = 1 - (E[(d53 + d54 - S)^+] - E[(d53 - S)^+]) / E[d54] (SPP 4th ed. §6.9) from the
+    periods' pmfs; each Monte Carlo level S must satisfy beta(S) >= level and beta(S - 1) < level
+    up to the draws' sampling error (100,000 draws: about 0.003 here)."""
+    plan = syn.GeneratorPlan(n_series=60, n_periods=52, frequency="W", seed=11, n_planned=8, block_size=60)
+    block = syn.generate_series_block(plan, 0)
+    levels = np.array([0.7, 0.9, 0.98])
+    S = syn.interval_demand_fill_rate_levels(block, 52, 2, np.ones(60), np.ones(60), levels, n_draws=100000, seed=2)
+    assert S.shape == (3, 60, 2)
+    assert np.all(S == np.round(S)) and np.all(np.diff(S, axis=0) >= 0)
+    support = np.arange(4000)
+    checked = 0
+    for i in range(60):
+        first, second = _period_pmf(block, i, 53, support), _period_pmf(block, i, 54, support)
+        if (second * support).sum() == 0:
+            assert np.all(S[:, i, 1] == 0)
+            continue
+        both = np.convolve(first, second)[:support.size]
+
+        def beta(level):
+            loss_both = (both * np.maximum(support - level, 0)).sum()
+            loss_first = (first * np.maximum(support - level, 0)).sum()
+            return 1.0 - (loss_both - loss_first) / (second * support).sum()
+
+        for j, level in enumerate(levels):
+            s = S[j, i, 1]
+            assert beta(s) >= level - 0.01
+            assert s == 0 or beta(s - 1) < level + 0.01
+        checked += 1
+    assert checked >= 40

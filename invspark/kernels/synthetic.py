@@ -859,6 +859,43 @@ def classify_demand(demand: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
+def _interval_sum_draws(block: SeriesBlock, first: int, n_periods: int, intervals: list[np.ndarray], n_draws: int,
+                        seed: int, chunk: int):
+    """Monte Carlo sums of the generator's demand over ``intervals[j][i]`` periods from each period
+    ``first + t``: yields ``(rows, [sums_j (c, n_draws, n_periods)])`` per chunk of ``c`` series.
+
+    The law is the generator's own (module docstring): independent periods of Bernoulli(p)
+    occurrence times a ``1 + NegBin(mu - 1, r)`` size, zero outside the series' open life. Every
+    interval's sums come from the same draws (a shorter interval's sum is part of a longer one's).
+    Periods past the block's last planned one repeat that period's law.
+    """
+    n = block.series_index.size
+    last = block.expected_demand.shape[1] - 1
+    span = n_periods + max(int(np.max(interval, initial=1)) for interval in intervals)
+    cols = np.minimum(np.arange(first, first + span), last)  # (E,)
+    p = block.occurrence_prob
+    expected = block.expected_demand[:, cols]  # (n, E): p * mu where the store is open and the item alive, else 0
+    mu = np.where(expected > 0, expected / p[:, None], 0.0)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(block.series_index[0]),)))
+    start = np.arange(n_periods)
+    for lo in range(0, n, chunk):
+        rows = slice(lo, min(lo + chunk, n))
+        m, r = mu[rows], block.nb_dispersion[rows]  # (c, E), (c,)
+        c = m.shape[0]
+        occurs = (m[:, None, :] > 0) & (rng.random((c, n_draws, span)) < p[rows, None, None])  # (c, K, E)
+        i, k, e = np.nonzero(occurs)
+        demand = np.zeros((c, n_draws, span))
+        excess = m[i, e] - 1.0
+        demand[i, k, e] = 1.0 + rng.negative_binomial(r[i], r[i] / (r[i] + excess))
+        cumulative = np.concatenate([np.zeros((c, n_draws, 1)), np.cumsum(demand, axis=2)], axis=2)  # (c, K, E + 1)
+        sums = []
+        for interval in intervals:
+            end = start[None, :] + np.asarray(interval, dtype=np.int64)[rows, None]  # (c, H)
+            sums.append(np.take_along_axis(cumulative, np.broadcast_to(end[:, None, :], (c, n_draws, n_periods)), axis=2)
+                        - cumulative[:, :, :n_periods])  # (c, K, H)
+        yield rows, sums
+
+
 def interval_demand_quantiles(
     block: SeriesBlock,
     first: int,
@@ -873,42 +910,91 @@ def interval_demand_quantiles(
     ``(k, n, n_periods)`` for the ``k`` ``levels``: the smallest whole number ``q`` with
     ``P(d[i, first + t] + ... + d[i, first + t + interval[i] - 1] <= q) >= level``.
 
-    The law is the generator's own (module docstring): independent periods of Bernoulli(p)
-    occurrence times a ``1 + NegBin(mu - 1, r)`` size, zero outside the series' open life. It
-    has no closed form over several periods, so the quantile is the ``ceil(level * n_draws)``-th
-    order statistic of ``n_draws`` Monte Carlo sums (the inverse of the empirical CDF;
-    Hyndman & Fan 1996, definition 1), drawn in chunks of ``chunk`` series. Periods past the
-    block's last planned one repeat that period's law. An RS policy whose order-up-to level is
-    this quantile of the protection-interval demand (``interval`` = lead time + review period)
-    is the textbook policy of a forecaster that knew the true distribution: what no estimated
-    distribution can beat on calibration.
+    The generator's law (:func:`_interval_sum_draws`) has no closed form over several periods, so
+    the quantile is the ``ceil(level * n_draws)``-th order statistic of ``n_draws`` Monte Carlo
+    sums (the inverse of the empirical CDF; Hyndman & Fan 1996, definition 1), drawn in chunks of
+    ``chunk`` series. An RS policy whose order-up-to level is this quantile of the
+    protection-interval demand (``interval`` = lead time + review period) is the textbook policy of
+    a forecaster that knew the true distribution: what no estimated distribution can beat on
+    calibration.
     """
-    interval = np.asarray(interval, dtype=np.int64)
     levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
-    n = block.series_index.size
-    last = block.expected_demand.shape[1] - 1
-    span = n_periods + int(interval.max(initial=1))
-    cols = np.minimum(np.arange(first, first + span), last)  # (E,)
-    p = block.occurrence_prob
-    expected = block.expected_demand[:, cols]  # (n, E): p * mu where the store is open and the item alive, else 0
-    mu = np.where(expected > 0, expected / p[:, None], 0.0)
+    out = np.empty((levels.size, block.series_index.size, n_periods))
     rank = np.clip(np.ceil(levels * n_draws).astype(np.int64) - 1, 0, n_draws - 1)  # (k,)
-    out = np.empty((levels.size, n, n_periods))
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(block.series_index[0]),)))
-    start = np.arange(n_periods)
-    for lo in range(0, n, chunk):
-        rows = slice(lo, min(lo + chunk, n))
-        m, r = mu[rows], block.nb_dispersion[rows]  # (c, E), (c,)
-        c = m.shape[0]
-        occurs = (m[:, None, :] > 0) & (rng.random((c, n_draws, span)) < p[rows, None, None])  # (c, K, E)
-        i, k, e = np.nonzero(occurs)
-        demand = np.zeros((c, n_draws, span))
-        excess = m[i, e] - 1.0
-        demand[i, k, e] = 1.0 + rng.negative_binomial(r[i], r[i] / (r[i] + excess))
-        cumulative = np.concatenate([np.zeros((c, n_draws, 1)), np.cumsum(demand, axis=2)], axis=2)  # (c, K, E + 1)
-        end = start[None, :] + interval[rows, None]  # (c, H)
-        sums = (np.take_along_axis(cumulative, np.broadcast_to(end[:, None, :], (c, n_draws, n_periods)), axis=2)
-                - cumulative[:, :, :n_periods])  # (c, K, H)
+    for rows, (sums,) in _interval_sum_draws(block, first, n_periods, [np.asarray(interval)], n_draws, seed, chunk):
         sums.sort(axis=1)
         out[:, rows, :] = np.moveaxis(sums[:, rank, :], 1, 0)  # (k, c, H)
     return out
+
+
+def interval_demand_fill_rate_levels(
+    block: SeriesBlock,
+    first: int,
+    n_periods: int,
+    lead: np.ndarray,
+    review: np.ndarray,
+    levels,
+    n_draws: int = 2000,
+    seed: int = 0,
+    chunk: int = 250,
+) -> np.ndarray:
+    """Order-up-to levels of an (R,S) policy that meet fill-rate ``levels`` under the generator's
+    true law, ``(k, n, n_periods)``: from each period ``first + t``, the smallest whole number S
+    with
+
+        beta(S) = 1 - (E[(X_{L+R} - S)^+] - E[(X_L - S)^+]) / E[D_R] >= level,
+
+    X_L and X_{L+R} the demand over ``lead[i]`` and ``lead[i] + review[i]`` periods and D_R =
+    X_{L+R} - X_L (SPP 4th ed. §6.9, the backorder fill rate of an (R,S) system; the formula of
+    invspark's own ``kernels.service_policies.fill_rate_rs``), expectations over ``n_draws``
+    Monte Carlo paths (:func:`_interval_sum_draws`). 0 where no demand is expected over the review
+    period. beta is non-decreasing in S, so S is found by bisection on whole numbers.
+    """
+    levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
+    lead = np.asarray(lead, dtype=np.int64)
+    out = np.empty((levels.size, block.series_index.size, n_periods))
+    for rows, (lead_sums, sums) in _interval_sum_draws(block, first, n_periods, [lead, lead + np.asarray(review)],
+                                                       n_draws, seed, chunk):
+        lead_excess, excess = _ExcessOverLevel(lead_sums), _ExcessOverLevel(sums)
+        per_review = excess.mean - lead_excess.mean  # (c, H)
+        safe = np.where(per_review > 0, per_review, 1.0)
+        for j, target in enumerate(levels):
+            low = np.full(per_review.shape, -1.0)  # beta(low) < target (or low = -1)
+            high = excess.top.copy()  # beta(high) = 1: no draw is ever short
+            while np.any(high - low > 1):
+                open_ = high - low > 1
+                middle = np.floor((low + high) / 2)
+                meets = 1.0 - (excess(middle) - lead_excess(middle)) / safe >= target
+                high = np.where(open_ & meets, middle, high)
+                low = np.where(open_ & ~meets, middle, low)
+            out[j, rows, :] = np.where(per_review > 0, high, 0.0)
+    return out
+
+
+class _ExcessOverLevel:
+    """E[(X - y)^+] of Monte Carlo draws ``(c, K, H)`` (draws on axis 1) at levels ``y`` ``(c, H)``.
+
+    The draws are sorted once; each call finds the count of draws at or below ``y`` by a binary
+    search on the sorted axis for all rows at once, then reads the sum of the draws above it
+    from a cumulative sum: O(c H log K) per call instead of O(c K H).
+    """
+
+    def __init__(self, draws: np.ndarray):
+        self.sorted = np.sort(draws, axis=1)
+        self.n_draws = draws.shape[1]
+        self.cumulative = np.concatenate([np.zeros_like(self.sorted[:, :1]), np.cumsum(self.sorted, axis=1)], axis=1)
+        self.mean = self.cumulative[:, -1] / self.n_draws  # (c, H)
+        self.top = self.sorted[:, -1]  # (c, H)
+
+    def __call__(self, level: np.ndarray) -> np.ndarray:
+        below = np.zeros(level.shape, dtype=np.int64)  # draws <= level lie in sorted[:, :below]
+        above = np.full(level.shape, self.n_draws, dtype=np.int64)
+        while np.any(below < above):
+            open_ = below < above
+            middle = (below + above) // 2
+            value = np.take_along_axis(self.sorted, np.minimum(middle, self.n_draws - 1)[:, None, :], axis=1)[:, 0]
+            at_or_below = value <= level
+            below = np.where(open_ & at_or_below, middle + 1, below)
+            above = np.where(open_ & ~at_or_below, middle, above)
+        tail = self.cumulative[:, -1] - np.take_along_axis(self.cumulative, below[:, None, :], axis=1)[:, 0]
+        return (tail - level * (self.n_draws - below)) / self.n_draws
