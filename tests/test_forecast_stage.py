@@ -467,3 +467,22 @@ def test_demand_std_history_is_the_sample_std_of_each_series_own_history():
     out = forecast_bucket(panel, SETTINGS)
     expected = np.array([np.nanstd(units, ddof=1) for units in panel["units"]])
     np.testing.assert_allclose(out["demand_std_history"].to_numpy(dtype=float), expected, rtol=1e-12)
+
+
+def test_a_few_empirical_rows_take_their_shape_from_their_whole_group():
+    """Three lumpy series in kilograms among 37 lumpy count series: those the stage finds lumpy are
+    'empirical', and their error shape is pooled over the whole lumpy group, as their scale is (the
+    same shape for each, over well over a hundred points), not over the empirical rows alone (a
+    dozen points: a handful of distinct knots, the top one the largest of a few errors)."""
+    panel, _ = make_panel(n=80, n_new=0)
+    rng = np.random.default_rng(5)
+    sizes = rng.gamma(0.8, 7.3, (40, T + H)) * (rng.random((40, T + H)) < 0.25)  # ADI 4, CV^2 > 0.49
+    units = np.round(sizes[:, :T])
+    units[:3] = np.round(sizes[:3, :T], 3)
+    panel.loc[:39, "units"] = pd.Series(list(units), index=range(40))
+    out = forecast_bucket(panel, SETTINGS)
+    empirical = out["distribution"].to_numpy() == "empirical"
+    assert empirical[:3].sum() >= 2 and not empirical[3:].any()
+    shapes = np.stack(out["demand_shape"].to_numpy(dtype=object)[empirical])
+    np.testing.assert_allclose(shapes, np.broadcast_to(shapes[0], shapes.shape))
+    assert np.unique(shapes[0]).size >= 15

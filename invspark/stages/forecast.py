@@ -666,13 +666,14 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     out["demand_std_history"] = np.where(no_forecast, np.nan, demand_distribution.history_std(units, censored))
     frame = pd.DataFrame(out)
     # empirical rows: the standardized shape of the error over the protection interval (the step
-    # that covers lead time + review period), for the policy's quantiles (kernels.empirical_quantiles)
+    # that covers lead time + review period), for the policy's quantiles (kernels.empirical_quantiles).
+    # The shape is pooled over every series of the row's group, as its scale (the RMS above) is: a
+    # pool of the empirical rows alone can be a handful of points.
     empirical = (family == "empirical") & ~no_forecast
     shape = np.zeros((n_series, len(SHAPE_LEVELS)))
     if empirical.any():
         by_step = forecast_intervals.cumulative_error_shape(
-            centred_residuals[:, empirical], [codes[empirical] for codes in group_levels], SHAPE_LEVELS,
-            settings.min_pool_points)  # (n_empirical, K, H)
+            centred_residuals, group_levels, SHAPE_LEVELS, settings.min_pool_points)[empirical]  # (n_empirical, K, H)
         periods = np.nan_to_num(panel["lead_time_mean"].to_numpy(dtype=float) + panel["review_period"].to_numpy(dtype=float), nan=1.0)
         step = np.clip(np.ceil(periods[empirical]).astype(int), 1, H) - 1
         shape[empirical] = by_step[np.arange(int(empirical.sum())), :, step]
