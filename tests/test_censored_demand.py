@@ -86,3 +86,27 @@ def test_promotion_periods_are_imputed_at_their_lifted_level():
     plain = impute_censored(sales, censored)[:, 40].mean()
     lifted = impute_censored(sales, censored, promo_lift=np.full(n, 2.0), promo=promo)[:, 40].mean()
     assert plain == pytest.approx(10.0, rel=0.1) and lifted == pytest.approx(20.0, rel=0.1)
+
+
+def test_a_series_that_stocks_out_whenever_it_sells_more_than_one_is_not_run_away():
+    """A generated count series (seed 42, series 1268 of the outcome report's panel) with 1-3 units
+    on the shelf a week: it stocks out in 35 of its 52 selling weeks, so its uncensored sizes are
+    its smallest (mostly 1) and their moment dispersion is near 0. Under that dispersion the EM has
+    no fixed point (each step multiplied the level; the imputations averaged 125 units, up to
+    1,391, for sales of 1-3); the series takes the bucket's dispersion instead. Its true demand in
+    those weeks: 1 + NB sizes of mean 5.6."""
+    units = np.array([
+        0, 2, 2, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 2, 2, 0, 2, 0, 0, 0, 2, 2, 2, 0, 2, 2, 2, 2, 0, 2, 0, 0, 2, 2, 0, 0,
+        0, 1, 1, 0, 0, 2, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 3, 0, 0, 2, 2, 1, 0, 2, 0, 2,
+        1, 0, 2, 0, 0, 1, 2, 0, 0, 0, 2, 3, 0, 0, 2, 0, 0, 2, 2, 0, 1, 2, 2, 1, 2, 0, 0, 0, 2, 1, 2, 0], dtype=float)
+    censored = np.zeros(104, dtype=bool)
+    censored[[2, 10, 13, 14, 16, 20, 21, 22, 24, 25, 26, 27, 29, 32, 33, 41, 44, 62, 65, 66, 69, 71, 72, 74, 78,
+              82, 83, 86, 89, 90, 93, 94, 96, 100, 102]] = True
+    promo = np.zeros(104)
+    promo[[0, 3, 5, 45, 53, 56, 59, 60, 82, 100]] = 1.0
+    rng = np.random.default_rng(3)
+    others = rng.poisson(3.0, (40, 104)).astype(float)  # the rest of the bucket, stocking out at 7
+    imputed = impute_censored(np.vstack([units, others]), np.vstack([censored, others >= 7]),
+                              np.r_[1.69, np.ones(40)], np.vstack([promo, np.zeros((40, 104))]))
+    assert np.all(imputed[0, censored] >= units[censored])
+    assert imputed[0, censored].mean() < 10 and imputed[0, censored].max() < 30

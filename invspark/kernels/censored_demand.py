@@ -18,18 +18,26 @@ below the law's 0.999 quantile unless ``s`` is above it.
 ``pi_it`` and ``m_it`` are local means over a centred window of ``2 * half_window + 1`` periods
 that leave the period itself out, shrunk toward the series' mean as if the window held
 ``PRIOR_POINTS`` more values at it (credibility weighting: a lumpy series has two or three sizes
-per window). ``r_i`` comes from the uncensored sizes' squared deviations from ``m`` (method of
-moments; the bucket's median where a series has fewer than ``min_points`` sizes). The means are
-fitted by EM for censored data (Dempster, Laird & Rubin 1977; for lost sales, Nahmias 1994,
-"Demand estimation in lost sales inventory systems", Naval Research Logistics 41(6)): start
+per window). ``r_i`` comes from the uncensored, unpromoted sizes' squared deviations from ``m``
+(method of moments; the bucket's median where a series has fewer than ``min_points`` sizes). The
+means are fitted by EM for censored data (Dempster, Laird & Rubin 1977; for lost sales, Nahmias
+1994, "Demand estimation in lost sales inventory systems", Naval Research Logistics 41(6)): start
 from the uncensored periods and ``iterations`` times put every stockout with sales at its
 expected size ``E[size | size >= s]`` (:func:`conditional_mean`) and re-estimate. Promotion
 periods are levelled by the series' promotion lift and lifted back.
 
+The EM has no fixed point when ``r_i`` is far below 1: ``E[size | size >= s]`` then grows faster
+than the mean, and every iteration multiplies the level. That happens to a series that stocks out
+in most periods it sells in: its uncensored sizes are its smallest ones, their spread around a
+mean near 1 gives ``r`` near 0, and a series that never sold more than 3 a week was imputed
+100-500. A series whose last EM step is larger than the one before and adds more than
+``DIVERGENCE`` of its size mean takes the bucket's median ``r`` instead, and the EM is run again.
+
 Measured against the generator's true demand (4,000 weekly series, 13,010 stockout periods,
-seed 42): the mean demand of the stockout periods is 24.4, their sales 16.4, the imputation
-22.8 (smooth 36.3 for 36.8, erratic 44.9 for 49.0, intermittent 5.4 for 5.6, lumpy 20.8 for
-22.0), with the 99th percentile 204 for 208.
+seed 42, 2,501 series with stockouts): the mean demand of the stockout periods is 24.4, their
+sales 16.4, the imputation 22.7 (smooth 36.3 for 36.8, erratic 45.1 for 49.0, intermittent 5.4
+for 5.6, lumpy 19.8 for 22.0), with the 99th percentile 199 for 208; no series' imputed history
+mean is more than 3.2 times its true one (15.3 before the divergence rule; 99th percentile 1.28).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ RULES = ("impute", "lower_bound")  # how the forecast treats stockout periods: t
 # the sales as a lower bound (used by a model only where they exceed its forecast, never scored)
 PRIOR_POINTS = 4.0  # pseudo-observations of the series' mean in every local window
 MAX_SIZE = 1e4  # negative binomial size cap: beyond it the distribution is Poisson to rounding
+DIVERGENCE = 0.1  # an EM step that is larger than the one before and adds this share of the size mean diverges
 
 
 def _window_sums(values: np.ndarray, half_window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,10 +74,10 @@ def _series_mean(values: np.ndarray) -> np.ndarray:
         return np.where(count > 0, np.nansum(values, axis=1) / np.maximum(count, 1), np.nan)
 
 
-def _dispersion(values: np.ndarray, level: np.ndarray, counts: np.ndarray, min_points: int) -> np.ndarray:
+def _dispersion(values: np.ndarray, level: np.ndarray, counts: np.ndarray, min_points: int) -> tuple[np.ndarray, float]:
     """Size ``r`` per series ``(n,)`` by moments of ``values`` around ``level`` (``(n, T)``, NaN =
     none): ``mean^2 / (var - mean)`` for the NB (``counts``), ``mean^2 / var`` for the gamma; the
-    bucket's median for series with fewer than ``min_points`` values."""
+    bucket's median (also returned) for series with fewer than ``min_points`` values."""
     ok = ~np.isnan(values) & ~np.isnan(level)
     points = ok.sum(axis=1)
     mu = np.where(ok, level, 0.0).sum(axis=1) / np.maximum(points, 1)
@@ -77,8 +86,8 @@ def _dispersion(values: np.ndarray, level: np.ndarray, counts: np.ndarray, min_p
     with np.errstate(invalid="ignore", divide="ignore"):
         raw = np.where(excess > 0, mu ** 2 / excess, MAX_SIZE)
     enough = (points >= min_points) & (mu > 0)
-    pooled = float(np.median(raw[enough])) if enough.any() else 1.0
-    return np.clip(np.where(enough, raw, pooled), 0.05, MAX_SIZE)
+    pooled = float(np.clip(np.median(raw[enough]), 0.05, MAX_SIZE)) if enough.any() else 1.0
+    return np.clip(np.where(enough, raw, pooled), 0.05, MAX_SIZE), pooled
 
 
 def _local_mean(values: np.ndarray, half_window: int) -> np.ndarray:
@@ -162,13 +171,31 @@ def impute_censored(
     sold = bound > 0  # a stockout with sales: demand occurred, its size is at least the sales
     size_bound = np.maximum(bound, cell_shift) / cell_lift - cell_shift  # levelled, as 1 + NB or gamma
 
-    sizes = np.where(uncensored > 0, uncensored, np.nan) - shift[:, None]
-    dispersion = _dispersion(sizes, size_mean - shift[:, None], integral, min_points)
-    for _ in range(iterations):  # EM: a censored period with sales at its expected size, one without as missing
-        expected = cell_shift + conditional_mean(size_bound, size_mean[rows, cols] - cell_shift, dispersion[rows], counts)
-        completed = uncensored.copy()
-        completed[rows[sold], cols[sold]] = expected[sold]
-        occurrence, size_mean = _hurdle_means(completed, half_window)
+    # sizes for the dispersion: unpromoted periods only (a levelled promoted count, sales / lift, is no
+    # whole number, and below 1 no 1 + NB size at all)
+    sizes = np.where((uncensored > 0) & (lift == 1.0), uncensored, np.nan) - shift[:, None]
+    dispersion, pooled = _dispersion(sizes, size_mean - shift[:, None], integral, min_points)
+
+    def expectation_maximization(dispersion):
+        """The EM from the uncensored periods: a censored period with sales at its expected size,
+        one without as missing. Returns the final hurdle means and the series whose steps grew."""
+        occurrence, size_mean = _hurdle_means(uncensored, half_window)
+        path = [_series_mean(size_mean)]
+        for _ in range(iterations):
+            expected = cell_shift + conditional_mean(size_bound, size_mean[rows, cols] - cell_shift, dispersion[rows], counts)
+            completed = uncensored.copy()
+            completed[rows[sold], cols[sold]] = expected[sold]
+            occurrence, size_mean = _hurdle_means(completed, half_window)
+            path.append(_series_mean(size_mean))
+        steps = np.diff(np.nan_to_num(np.stack(path)), axis=0)  # (iterations, n)
+        if iterations < 2:
+            return occurrence, size_mean, np.zeros(units.shape[0], dtype=bool)
+        return occurrence, size_mean, (steps[-1] > steps[-2]) & (steps[-1] > DIVERGENCE * np.nan_to_num(path[-2]))
+
+    occurrence, size_mean, diverging = expectation_maximization(dispersion)
+    if diverging.any():  # no fixed point under the series' own dispersion: the bucket's, and again
+        dispersion = np.where(diverging, pooled, dispersion)
+        occurrence, size_mean, _ = expectation_maximization(dispersion)
 
     rng = np.random.default_rng(seed)
     size = cell_shift + truncated_draw(size_bound, size_mean[rows, cols] - cell_shift, dispersion[rows], counts,
