@@ -176,10 +176,12 @@ def impute_censored(
     sizes = np.where((uncensored > 0) & (lift == 1.0), uncensored, np.nan) - shift[:, None]
     dispersion, pooled = _dispersion(sizes, size_mean - shift[:, None], integral, min_points)
 
+    uncensored_means = occurrence, size_mean
+
     def expectation_maximization(dispersion):
         """The EM from the uncensored periods: a censored period with sales at its expected size,
         one without as missing. Returns the final hurdle means and the series whose steps grew."""
-        occurrence, size_mean = _hurdle_means(uncensored, half_window)
+        occurrence, size_mean = uncensored_means
         path = [_series_mean(size_mean)]
         for _ in range(iterations):
             expected = cell_shift + conditional_mean(size_bound, size_mean[rows, cols] - cell_shift, dispersion[rows], counts)
