@@ -42,6 +42,7 @@ import numpy as np
 from scipy.special import ndtri  # standard normal quantile; far lighter to import than scipy.stats
 
 from invspark.errors import ConfigError
+from invspark.kernels import service_policies
 
 FREQUENCIES = ("D", "W", "M")
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
@@ -948,53 +949,54 @@ def interval_demand_fill_rate_levels(
     X_{L+R} - X_L (SPP 4th ed. §6.9, the backorder fill rate of an (R,S) system; the formula of
     invspark's own ``kernels.service_policies.fill_rate_rs``), expectations over ``n_draws``
     Monte Carlo paths (:func:`_interval_sum_draws`). 0 where no demand is expected over the review
-    period. beta is non-decreasing in S, so S is found by bisection on whole numbers.
+    period. beta is non-decreasing in S, so S is found by the policies' own bisection on whole
+    numbers (``kernels.service_policies.smallest_level_meeting``).
     """
     levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
     lead = np.asarray(lead, dtype=np.int64)
     out = np.empty((levels.size, block.series_index.size, n_periods))
     for rows, (lead_sums, sums) in _interval_sum_draws(block, first, n_periods, [lead, lead + np.asarray(review)],
                                                        n_draws, seed, chunk):
+        cells = sums.shape[0], n_periods
         lead_excess, excess = _ExcessOverLevel(lead_sums), _ExcessOverLevel(sums)
-        per_review = excess.mean - lead_excess.mean  # (c, H)
+        per_review = excess.mean - lead_excess.mean  # (c H,)
         safe = np.where(per_review > 0, per_review, 1.0)
+        low = np.full(per_review.shape, -1.0)  # beta(-1) = 0
+        integral = np.ones(per_review.shape, dtype=bool)
         for j, target in enumerate(levels):
-            low = np.full(per_review.shape, -1.0)  # beta(low) < target (or low = -1)
-            high = excess.top.copy()  # beta(high) = 1: no draw is ever short
-            while np.any(high - low > 1):
-                open_ = high - low > 1
-                middle = np.floor((low + high) / 2)
-                meets = 1.0 - (excess(middle) - lead_excess(middle)) / safe >= target
-                high = np.where(open_ & meets, middle, high)
-                low = np.where(open_ & ~meets, middle, low)
-            out[j, rows, :] = np.where(per_review > 0, high, 0.0)
+            level = service_policies.smallest_level_meeting(
+                lambda y, at, target=target: 1.0 - (excess(y, at) - lead_excess(y, at)) / safe[at] >= target,
+                low, excess.top, integral)  # beta(top) = 1: no draw is ever short
+            out[j, rows, :] = np.where(per_review > 0, level, 0.0).reshape(cells)
     return out
 
 
 class _ExcessOverLevel:
-    """E[(X - y)^+] of Monte Carlo draws ``(c, K, H)`` (draws on axis 1) at levels ``y`` ``(c, H)``.
+    """E[(X - y)^+] of Monte Carlo draws ``(c, K, H)`` (draws on axis 1), per cell ``(c, H)``
+    flattened to ``c H`` rows.
 
     The draws are sorted once; each call finds the count of draws at or below ``y`` by a binary
-    search on the sorted axis for all rows at once, then reads the sum of the draws above it
-    from a cumulative sum: O(c H log K) per call instead of O(c K H).
+    search on the sorted draws of the cells asked, all at once, then reads the sum of the draws
+    above it from a cumulative sum: O(log K) per cell and call instead of O(K).
     """
 
     def __init__(self, draws: np.ndarray):
-        self.sorted = np.sort(draws, axis=1)
+        self.sorted = np.sort(np.moveaxis(draws, 1, 2).reshape(-1, draws.shape[1]), axis=1)  # (c H, K)
         self.n_draws = draws.shape[1]
         self.cumulative = np.concatenate([np.zeros_like(self.sorted[:, :1]), np.cumsum(self.sorted, axis=1)], axis=1)
-        self.mean = self.cumulative[:, -1] / self.n_draws  # (c, H)
-        self.top = self.sorted[:, -1]  # (c, H)
+        self.mean = self.cumulative[:, -1] / self.n_draws  # (c H,)
+        self.top = self.sorted[:, -1]  # (c H,)
 
-    def __call__(self, level: np.ndarray) -> np.ndarray:
-        below = np.zeros(level.shape, dtype=np.int64)  # draws <= level lie in sorted[:, :below]
+    def __call__(self, level: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """E[(X - level)^+] of the flat ``cells``, ``level`` of the same length."""
+        below = np.zeros(level.shape, dtype=np.int64)  # draws <= level lie in sorted[cells, :below]
         above = np.full(level.shape, self.n_draws, dtype=np.int64)
         while np.any(below < above):
             open_ = below < above
             middle = (below + above) // 2
-            value = np.take_along_axis(self.sorted, np.minimum(middle, self.n_draws - 1)[:, None, :], axis=1)[:, 0]
+            value = self.sorted[cells, np.minimum(middle, self.n_draws - 1)]
             at_or_below = value <= level
             below = np.where(open_ & at_or_below, middle + 1, below)
             above = np.where(open_ & ~at_or_below, middle, above)
-        tail = self.cumulative[:, -1] - np.take_along_axis(self.cumulative, below[:, None, :], axis=1)[:, 0]
+        tail = self.cumulative[cells, -1] - self.cumulative[cells, below]
         return (tail - level * (self.n_draws - below)) / self.n_draws
