@@ -189,9 +189,9 @@ def impute_censored(
             completed[rows[sold], cols[sold]] = expected[sold]
             occurrence, size_mean = _hurdle_means(completed, half_window)
             path.append(_series_mean(size_mean))
-        steps = np.diff(np.nan_to_num(np.stack(path)), axis=0)  # (iterations, n)
         if iterations < 2:
             return occurrence, size_mean, np.zeros(units.shape[0], dtype=bool)
+        steps = np.diff(np.nan_to_num(np.stack(path[-3:])), axis=0)  # the last two steps, (2, n)
         return occurrence, size_mean, (steps[-1] > steps[-2]) & (steps[-1] > DIVERGENCE * np.nan_to_num(path[-2]))
 
     occurrence, size_mean, diverging = expectation_maximization(dispersion)
