@@ -17,8 +17,8 @@ standard deviations from the group median, the robust standard deviation being 1
 median absolute deviation (MAD), floored at `min_spread_days` so that a group of identical lead
 times does not flag a one-day difference (Iglewicz & Hoaglin's modified z-score, threshold 3.5).
 Groups with fewer than `min_outlier_samples` receipts flag none. Medians and quantiles are
-`percentile_approx` values: sample values, exact on groups of up to `PERCENTILE_ACCURACY`
-receipts (the median of an even count is the lower middle value). Outliers are left out of the
+exact sample values, sorted(samples)[ceil(q n) - 1] (the median of an even count is the lower
+middle value), read off each group's histogram of whole days. Outliers are left out of the
 mean, std and quantiles and counted in `lead_time_outliers`.
 
 Days are converted to periods of the run's frequency: D = 1 day, W = 7 days, M = 365.25 / 12 days.
@@ -50,7 +50,6 @@ NO_SOURCE = "\u0000no_source"
 # The source of a target with no given source and no receipts at its location: matches nothing,
 # so such a target takes the config default rather than the pool of unknown-source receipts.
 UNRESOLVED = "\u0000unresolved"
-PERCENTILE_ACCURACY = 10_000
 
 
 def estimate_lead_times(
@@ -156,34 +155,63 @@ def _level_stats(clean: DataFrame, threshold: float, min_spread_days: float,
                  min_outlier_samples: int) -> DataFrame:
     """Per level and group: robust fence, then mean/std/quantiles of the receipts inside it.
 
-    Every receipt is repeated once per level with that level's group keys, so all levels share
-    one partitioning: the median and MAD windows and the final aggregation need one shuffle.
+    Lead times are whole days, so a group is its histogram of days: receipts are counted per
+    finest group and day (partial aggregation before the shuffle), the counts are summed per
+    level's group, and every statistic is read off the histogram with running counts, exactly.
+    All levels share one partitioning, so the windows over the histogram need one shuffle; a
+    window over the receipts themselves would buffer a whole `source` group in one task.
     """
-    exploded = clean.select(
-        "*", F.explode(F.array(*[F.lit(i) for i in range(len(LEVELS))])).alias("level_id"),
-    ).select("level_id", "days", *_level_keys(F.col("level_id")))
+    finest = clean.groupBy("source_key", "location_id", "sku_id", "days").agg(F.count(F.lit(1)).alias("n"))
     group = ["level_id", "k_source", "k_location", "k_sku"]
-    window = Window.partitionBy(*group)
-    with_median = exploded.withColumn(
-        "median", F.percentile_approx("days", 0.5, PERCENTILE_ACCURACY).over(window)
-    ).withColumn("n_all", F.count(F.lit(1)).over(window))
-    deviation = F.abs(F.col("days") - F.col("median"))
-    with_mad = with_median.withColumn(
-        "mad", F.percentile_approx(deviation, 0.5, PERCENTILE_ACCURACY).over(window))
-    spread = F.greatest(F.col("mad") * F.lit(MAD_TO_STD), F.lit(float(min_spread_days)))
-    flagged = with_mad.withColumn(
-        "outlier",
-        (F.col("n_all") >= min_outlier_samples) & (deviation > F.lit(float(threshold)) * spread),
+    histogram = (
+        finest.select("*", F.explode(F.array(*[F.lit(i) for i in range(len(LEVELS))])).alias("level_id"))
+        .select("level_id", "days", "n", *_level_keys(F.col("level_id")))
+        .groupBy(*group, "days")
+        .agg(F.sum("n").alias("n"))
     )
-    kept = F.when(~F.col("outlier"), F.col("days"))
-    return flagged.groupBy(*group).agg(
-        F.count(kept).alias("samples"),
-        F.avg(kept).alias("mean"),
-        F.stddev_samp(kept).alias("std"),
-        F.sum(F.col("outlier").cast("int")).alias("outliers"),
-        F.percentile_approx(kept, 0.5, PERCENTILE_ACCURACY).alias("p50"),
-        F.percentile_approx(kept, 0.9, PERCENTILE_ACCURACY).alias("p90"),
-        F.max(kept).alias("max"),
+    whole = Window.partitionBy(*group)
+    by_days = whole.orderBy("days")
+    frame = histogram.withColumn("n_all", F.sum("n").over(whole))
+    frame = _with_quantile(frame, "median", "days", "n", "n_all", by_days, whole, 0.5)
+    frame = frame.withColumn("deviation", F.abs(F.col("days") - F.col("median")))
+    frame = _with_quantile(frame, "mad", "deviation", "n", "n_all", whole.orderBy("deviation"), whole, 0.5)
+    spread = F.greatest(F.col("mad") * F.lit(MAD_TO_STD), F.lit(float(min_spread_days)))
+    outlier = (F.col("n_all") >= min_outlier_samples) & (F.col("deviation") > F.lit(float(threshold)) * spread)
+    frame = (
+        frame.withColumn("kept_n", F.when(outlier, F.lit(0)).otherwise(F.col("n")))
+        .withColumn("samples", F.sum("kept_n").over(whole))
+        .withColumn("kept_days", F.sum(F.col("kept_n") * F.col("days")).over(whole))
+    )
+    frame = frame.withColumn("mean", F.when(F.col("samples") > 0, F.col("kept_days") / F.col("samples")))
+    frame = _with_quantile(frame, "p50", "days", "kept_n", "samples", by_days, whole, 0.5)
+    frame = _with_quantile(frame, "p90", "days", "kept_n", "samples", by_days, whole, 0.9)
+    samples = F.first("samples")
+    squares = F.sum(F.col("kept_n") * (F.col("days") - F.col("mean")) ** 2)
+    return frame.groupBy(*group).agg(
+        samples.alias("samples"),
+        F.first("mean").alias("mean"),
+        F.when(samples > 1, F.sqrt(squares / (samples - 1))).alias("std"),
+        F.sum(F.col("n") - F.col("kept_n")).alias("outliers"),
+        F.first("p50").alias("p50"),
+        F.first("p90").alias("p90"),
+        F.max(F.when(F.col("kept_n") > 0, F.col("days"))).alias("max"),
+    )
+
+
+def _with_quantile(frame: DataFrame, name: str, value: str, count: str, total: str, ordered: Window,
+                   whole: Window, q: float) -> DataFrame:
+    """Add column `name`: the sample q-quantile of each group's histogram (`value` x `count`).
+
+    The smallest value with at least ceil(q n) of the n = `total` samples at or below it, i.e.
+    sorted(samples)[ceil(q n) - 1] (what Spark's `percentile_approx` returns on small groups).
+    `ordered` orders a group's rows by `value`; rows with equal values share one running count.
+    """
+    running = f"_{name}_running"
+    reached = (F.col(count) > 0) & (F.col(running) >= F.ceil(F.lit(q) * F.col(total)))
+    return (
+        frame.withColumn(running, F.sum(count).over(ordered))
+        .withColumn(name, F.min(F.when(reached, F.col(value))).over(whole))
+        .drop(running)
     )
 
 
