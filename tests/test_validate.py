@@ -106,3 +106,19 @@ def test_master_and_dependent_table_rules(spark):
         assert table.clean.count() + counts.rows_quarantined[name] == counts.rows_in[name] == raw[name].count()
     kept_item = tables["items"].clean.where(F.col("sku_id") == "S1").collect()
     assert len(kept_item) == 1
+
+
+def test_a_key_keeps_its_first_row_by_json_and_tells_copies_from_other_values(spark):
+    sales = spark.createDataFrame([("S7", "L1", D(2024, 1, 3), 1.0)], "sku_id string, location_id string, date date, units double")
+    # By JSON the 1.0 row comes first; the two 2.0 rows are copies of each other.
+    items = spark.createDataFrame(
+        [("S7", 2.0, 1), ("S7", 1.0, 1), ("S7", 2.0, 1), ("S8", 5.0, 1), ("S8", 5.0, 1)],
+        "sku_id string, unit_cost double, case_pack int",
+    )
+    validation = validate_inputs(spark, {"sales": sales, "items": items}, RUN_DATE, "D")
+    table = validation.tables["items"]
+    reasons = sorted((r["reason"], json.loads(r["record"])["sku_id"]) for r in table.quarantine.collect())
+    assert reasons == [("duplicate_key", "S7"), ("duplicate_row", "S7"), ("duplicate_row", "S8")]
+    kept = {r["sku_id"]: r["unit_cost"] for r in table.clean.collect()}
+    assert kept == {"S7": 1.0, "S8": 5.0}
+    validation.release()

@@ -35,6 +35,8 @@ from invspark.spark.input_schemas import INPUT_COLUMNS, INPUT_KEYS
 REASON = "_reason"
 RECORD = "_record"
 QUARANTINE_COLUMNS = ("source", "reason", "record")
+# How validation partitions a table (default: its key). Sales by series, the panel's grouping.
+PARTITION_KEYS = {"sales": ("sku_id", "location_id")}
 
 
 @dataclasses.dataclass
@@ -147,21 +149,25 @@ def row_rules(name: str, run_date: dt.date, weekly_weekday: int | None) -> list[
 
 
 def annotate(typed: DataFrame, name: str, run_date: dt.date, weekly_weekday: int | None) -> DataFrame:
-    """Passes 1 and 2: row rules, then duplicates among the rows that passed them."""
-    frame = typed.withColumn(REASON, _first_reason(row_rules(name, run_date, weekly_weekday)))
+    """Passes 1 and 2: row rules, then duplicates among the rows that passed them.
+
+    One shuffle per table: the rows are hash-partitioned by `PARTITION_KEYS` (a subset of every
+    duplicate window's partition columns, so no window shuffles again), and the panel's per-series
+    aggregations of `sales` reuse that partitioning. Both windows rank the rows that passed by
+    their JSON: a row that is not the first of its copies is `duplicate_row`; else one that is not
+    the first of its key is `duplicate_key` (the first of a key is the first of its copies, so
+    this is the same as ranking the keys among the rows left after removing copies).
+    """
+    frame = typed.repartition(*PARTITION_KEYS.get(name, INPUT_KEYS[name]))
+    frame = frame.withColumn(REASON, _first_reason(row_rules(name, run_date, weekly_weekday)))
     passed = F.col(REASON).isNull()
     values = [c.name for c in INPUT_COLUMNS[name]]
-    copies = Window.partitionBy(passed, *values).orderBy(RECORD)
-    frame = frame.withColumn(
-        REASON, F.when(passed & (F.row_number().over(copies) > 1), F.lit("duplicate_row")).otherwise(F.col(REASON))
-    )
+    later_copy = passed & (F.row_number().over(Window.partitionBy(passed, *values).orderBy(RECORD)) > 1)
+    reason = F.when(later_copy, F.lit("duplicate_row"))
     if name != "sales":
-        passed = F.col(REASON).isNull()
         same_key = Window.partitionBy(passed, *INPUT_KEYS[name]).orderBy(RECORD)
-        frame = frame.withColumn(
-            REASON, F.when(passed & (F.row_number().over(same_key) > 1), F.lit("duplicate_key")).otherwise(F.col(REASON))
-        )
-    return frame
+        reason = reason.when(passed & (F.row_number().over(same_key) > 1), F.lit("duplicate_key"))
+    return frame.withColumn(REASON, reason.otherwise(F.col(REASON)))
 
 
 def reference_rule(frame: DataFrame, column: str, known: DataFrame, reason: str) -> DataFrame:
