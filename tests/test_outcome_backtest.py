@@ -227,7 +227,7 @@ def test_spark_wiring_equals_the_pandas_path(spark):
     frame = spark.createDataFrame(panel.assign(
         **{c: panel[c].map(list) for c in ("units", "censored", "price", "promo", "future_price", "future_promo",
                                            "category_mean_units")}))
-    written = stage_simulate.policy_simulation(stage_simulate.bucket_sums(frame, settings), 52.0).toPandas()
+    written = stage_simulate.policy_simulation(stage_simulate.bucket_sums(frame, settings, 3), 52.0).toPandas()
     sums = pd.concat([outcome_backtest_bucket(group.reset_index(drop=True), settings)
                       for _, group in panel.groupby("bucket")], ignore_index=True)
     expected = outcome_table(sums, 52.0)

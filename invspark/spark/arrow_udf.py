@@ -1,4 +1,4 @@
-"""Glue for `GroupedData.applyInArrow`: bind a bucket function's settings, keep its type hints.
+"""Glue for `GroupedData.applyInArrow` over buckets: one bucket per task, settings bound, type hints kept.
 
 pyspark 4.2 infers the kind of an Arrow UDF from the function's type hints and fails (with an
 unbound `eval_type`) when it cannot, e.g. for a `functools.partial`. `bucket_udf` returns a plain
@@ -9,6 +9,17 @@ function annotated `(pyarrow.Table) -> pyarrow.Table` that calls `fn(table, **se
 from typing import Any, Callable
 
 import pyarrow as pa
+from pyspark.sql import DataFrame
+
+
+def by_bucket(frame: DataFrame, n_buckets: int):
+    """`frame.groupBy("bucket")` with one bucket per task.
+
+    Range partitioning on the bucket number into `n_buckets` partitions (the groupBy needs no
+    other shuffle): a task is one bucket, as the bucket sizing rules assume (docs/deploy.md),
+    whatever `spark.sql.shuffle.partitions` is, and buckets are not paired up by hash collisions.
+    """
+    return frame.repartitionByRange(max(n_buckets, 1), "bucket").groupBy("bucket")
 
 
 def bucket_udf(fn: Callable[..., pa.Table], **settings: Any) -> Callable[[pa.Table], pa.Table]:

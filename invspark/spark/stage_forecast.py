@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from invspark.config import RunConfig
-from invspark.spark.arrow_udf import bucket_udf
+from invspark.spark.arrow_udf import bucket_udf, by_bucket
 from invspark.spark.context import RunContext, StageResult
 from invspark.spark.stage_ingest import read_grid
 from invspark.stages.calendar import PeriodGrid
@@ -46,9 +46,9 @@ def _forecast_arrow(table: pa.Table, settings: ForecastSettings) -> pa.Table:
     return pa.Table.from_pandas(result, schema=FORECAST_BUCKET_SCHEMA, preserve_index=False)
 
 
-def packed_forecasts(panel: DataFrame, settings: ForecastSettings) -> DataFrame:
+def packed_forecasts(panel: DataFrame, settings: ForecastSettings, n_buckets: int) -> DataFrame:
     """One row per series (FORECAST_BUCKET_SCHEMA), computed bucket by bucket."""
-    return panel.groupBy("bucket").applyInArrow(
+    return by_bucket(panel, n_buckets).applyInArrow(
         bucket_udf(_forecast_arrow, settings=settings), from_arrow_schema(FORECAST_BUCKET_SCHEMA)
     )
 
@@ -91,7 +91,7 @@ def run(context: RunContext) -> StageResult:
     grid, meta = read_grid(context)
     panel = context.read("stage_series_panel").drop("run_id", "run_date")
     settings = forecast_settings(context.config, grid)
-    packed = packed_forecasts(panel, settings).persist(StorageLevel.MEMORY_AND_DISK)
+    packed = packed_forecasts(panel, settings, int(meta["n_buckets"])).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         written = context.write(demand_forecast(packed, grid, context.config.horizon), "demand_forecast")
         distribution = context.write(packed.select(*DISTRIBUTION_COLUMNS), "demand_distribution")

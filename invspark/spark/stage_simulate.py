@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from invspark.config import RunConfig
-from invspark.spark.arrow_udf import bucket_udf
+from invspark.spark.arrow_udf import bucket_udf, by_bucket
 from invspark.spark.context import RunContext, StageResult
 from invspark.spark.stage_ingest import read_grid
 from invspark.stages.outcome_backtest import (
@@ -56,9 +56,9 @@ def simulation_inputs(context: RunContext) -> DataFrame:
     return panel.join(items, "sku_id", "left")
 
 
-def bucket_sums(inputs: DataFrame, settings: OutcomeBacktestSettings) -> DataFrame:
+def bucket_sums(inputs: DataFrame, settings: OutcomeBacktestSettings, n_buckets: int) -> DataFrame:
     """One row per bucket x policy x segment x knob (OUTCOME_SUMS_SCHEMA)."""
-    return inputs.groupBy("bucket").applyInArrow(
+    return by_bucket(inputs, n_buckets).applyInArrow(
         bucket_udf(_outcome_arrow, settings=settings), from_arrow_schema(OUTCOME_SUMS_SCHEMA)
     )
 
@@ -86,7 +86,7 @@ def policy_simulation(sums: DataFrame, periods_per_year: float) -> DataFrame:
 def run(context: RunContext) -> StageResult:
     grid, meta = read_grid(context)
     settings = simulation_settings(context.config, grid.n_periods)
-    sums = bucket_sums(simulation_inputs(context), settings)
+    sums = bucket_sums(simulation_inputs(context), settings, int(meta["n_buckets"]))
     written = context.write(policy_simulation(sums, settings.year_periods), "policy_simulation")
     summary_rows = (
         context.read("policy_simulation")
