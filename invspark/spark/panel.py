@@ -104,38 +104,15 @@ def build_panel(
     series = per_period.groupBy("sku_id", "location_id").agg(
         F.collect_list(F.struct("t", "units", "on_hand", "price", "promo")).alias("history")
     )
+    # Both sides of the join below are hash-partitioned by the series key: the history lists come
+    # from the sales' partitioning, the attributes are shuffled to it once. The history, most of
+    # the panel's bytes, is never shuffled (each join on another key used to move it again).
+    series = series.join(series_attributes(per_period, tables, grid, config, lead_times), ["sku_id", "location_id"], "left")
+    # Per-location tables are small (one row per location): broadcast, so the series stay in place.
     active = per_period.select("location_id", "t").distinct().groupBy("location_id").agg(
         F.collect_list("t").alias("active_t")
     )
-    series = series.join(active, "location_id", "left")
-
-    promo_schema = "array<struct<t:int,promo:int,price:double>>"
-    if "promotions" in tables:
-        promos = (
-            tables["promotions"]
-            .withColumn("t", period_index(F.col("date"), grid))
-            .where((F.col("t") >= 0) & (F.col("t") < grid.n_periods + horizon))
-            .groupBy("sku_id", "location_id")
-            .agg(F.collect_list(F.struct("t", "promo", "price")).alias("promos"))
-        )
-        series = series.join(promos, ["sku_id", "location_id"], "left")
-    else:
-        series = series.withColumn("promos", F.lit(None).cast(promo_schema))
-
-    items = tables.get("items")
-    if items is not None:
-        series = series.join(items.select("sku_id", "category", "unit_cost", "unit_price"), "sku_id", "left")
-        series = series.join(category_means(per_period, items), ["category", "location_id"], "left")
-    else:
-        series = (
-            series.withColumn("category", F.lit(None).cast("string"))
-            .withColumn("unit_cost", F.lit(None).cast("double"))
-            .withColumn("unit_price", F.lit(None).cast("double"))
-            .withColumn("category_mean", F.lit(None).cast("array<struct<t:int,mean_units:double>>"))
-        )
-
-    series = series.join(abc_classes(per_period, items, grid, config), ["sku_id", "location_id"], "left")
-    series = _attach_lead_times(series, lead_times, config)
+    series = series.join(F.broadcast(active), "location_id", "left")
     series = _attach_review_periods(series, tables.get("locations"), config)
 
     estimate = per_period.agg(
@@ -156,6 +133,46 @@ def build_panel(
 def _densify_batches(batches, n_periods: int, horizon: int):
     for batch in batches:
         yield densify_batch(batch, n_periods, horizon)
+
+
+def series_attributes(
+    per_period: DataFrame,
+    tables: dict[str, DataFrame],
+    grid: PeriodGrid,
+    config: RunConfig,
+    lead_times: DataFrame | None,
+) -> DataFrame:
+    """Everything the panel attaches to a series but its history, one row per series.
+
+    Item attributes and the category mean at the location (joined on keys other than the series
+    key) come first, while the rows are small; then the planned promotions, the ABC class and
+    the lead times, on the series key.
+    """
+    attributes = per_period.select("sku_id", "location_id").distinct()
+    items = tables.get("items")
+    if items is not None:
+        attributes = attributes.join(items.select("sku_id", "category", "unit_cost", "unit_price"), "sku_id", "left")
+        attributes = attributes.join(category_means(per_period, items), ["category", "location_id"], "left")
+    else:
+        attributes = (
+            attributes.withColumn("category", F.lit(None).cast("string"))
+            .withColumn("unit_cost", F.lit(None).cast("double"))
+            .withColumn("unit_price", F.lit(None).cast("double"))
+            .withColumn("category_mean", F.lit(None).cast("array<struct<t:int,mean_units:double>>"))
+        )
+    if "promotions" in tables:
+        promos = (
+            tables["promotions"]
+            .withColumn("t", period_index(F.col("date"), grid))
+            .where((F.col("t") >= 0) & (F.col("t") < grid.n_periods + config.horizon))
+            .groupBy("sku_id", "location_id")
+            .agg(F.collect_list(F.struct("t", "promo", "price")).alias("promos"))
+        )
+        attributes = attributes.join(promos, ["sku_id", "location_id"], "left")
+    else:
+        attributes = attributes.withColumn("promos", F.lit(None).cast("array<struct<t:int,promo:int,price:double>>"))
+    attributes = attributes.join(abc_classes(per_period, items, grid, config), ["sku_id", "location_id"], "left")
+    return _attach_lead_times(attributes, lead_times, config)
 
 
 def category_means(per_period: DataFrame, items: DataFrame) -> DataFrame:
@@ -229,6 +246,6 @@ def _attach_review_periods(series: DataFrame, locations: DataFrame | None, confi
     default = F.lit(config.policy.default_review_period)
     if locations is None:
         return series.withColumn("review_period", default)
-    joined = series.join(locations.select("location_id", "review_period"), "location_id", "left")
+    joined = series.join(F.broadcast(locations.select("location_id", "review_period")), "location_id", "left")
     return joined.withColumn("review_period", F.coalesce("review_period", default))
 
