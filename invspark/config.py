@@ -21,6 +21,7 @@ import yaml
 
 from invspark.errors import ConfigError
 from invspark.kernels.censored_demand import RULES as CENSORED_DEMAND
+from invspark.kernels.pooled_service import SERVICE_TARGET_SCOPES
 
 FREQUENCIES = ("D", "W", "M")
 PERIODS_PER_YEAR = {"D": 365.0, "W": 52.0, "M": 12.0}
@@ -73,6 +74,7 @@ class PolicyConfig:
     default_policy: str
     policy_by_segment: Mapping[str, str]
     service_level_type: str
+    service_target_scope: str
     service_level_matrix: Mapping[str, Mapping[str, float]]
     default_lead_time_days: float
     min_lead_time_samples: int
@@ -205,6 +207,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path | None = None, source: s
                 for seg, pol in (policy["policy_by_segment"] or {}).items()
             },
             service_level_type=_choice(policy["service_level_type"], SERVICE_LEVEL_TYPES, "policy.service_level_type"),
+            service_target_scope=_choice(policy["service_target_scope"], SERVICE_TARGET_SCOPES,
+                                         "policy.service_target_scope"),
             service_level_matrix=_service_matrix(policy["service_level_matrix"]),
             default_lead_time_days=_positive(policy["default_lead_time_days"], "policy.default_lead_time_days"),
             min_lead_time_samples=_int(policy["min_lead_time_samples"], "policy.min_lead_time_samples", minimum=1),

@@ -52,6 +52,10 @@ RS/RsS the critical ratio p / (p + h R) over L + R; cost-optimal service is floo
 of 0.5 (kernels.cost_policies.MIN_COST_CSL). The recommended order is then the smallest
 case multiple >= max(need, moq), capped by capacity (kernels.order_rounding).
 
+Pooled CSL targets (`compute_policies(frame, pool_service_by=column)`): the CSL rows of each group
+meet their targets together, each level its own whole-unit level or one unit less, at the least
+money (kernels.pooled_service; SPT ch. 6 exchange curves).
+
 Exceptions (joined with ';', null when none): 'no_history', 'lead_time_missing',
 'target_unreachable_capacity' (order_up_to above capacity, or the order was capped),
 'fill_rate_capped' (a fill-rate target that needs more than the FILL_RATE_MAX_CSL = 0.999
@@ -75,7 +79,8 @@ import pyarrow.compute as pc
 
 from invspark.errors import InputDataError
 from invspark.kernels import budget as budget_kernel
-from invspark.kernels import cost_policies, order_rounding, service_policies
+from invspark.kernels import cost_policies, order_rounding, pooled_service, service_policies
+from invspark.kernels.pooled_service import SERVICE_TARGET_SCOPES
 from invspark.kernels.undershoot import plus_undershoot
 from invspark.kernels.demand_over_interval import (
     DISTRIBUTIONS,
@@ -370,19 +375,56 @@ def _assemble(frame: pd.DataFrame, batch: _Batch, level: np.ndarray,
     return out
 
 
-def compute_policies(frame: pd.DataFrame) -> pd.DataFrame:
+def compute_policies(frame: pd.DataFrame, pool_service_by: str | None = None) -> pd.DataFrame:
     """Reorder points, order-up-to levels and today's recommended order for every row.
 
     `frame`: one row per sku x location with the columns of the module docstring. Returns a copy
     of `frame` with the policy columns added (see the module docstring for formulas and sources).
     Raises InputDataError for a missing required column or a value no policy can use.
+
+    `pool_service_by`: a column of `frame` whose groups meet their CSL targets together
+    (kernels.pooled_service): the CSL rows of a group with demand take whole-unit levels, each its
+    own level or one unit less, so that the group's expected stockout occasions are those its
+    targets allow, at the least stock. Rows where the column is null, fill-rate and cost-mode
+    rows keep their own levels.
     """
     batch = _solve(frame)
-    return _assemble(frame, batch, batch.level)
+    if pool_service_by is None:
+        return _assemble(frame, batch, batch.level)
+    return _assemble(frame, batch, _pooled_levels(frame, batch, pool_service_by))
 
 
-def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "location_id"
-                    ) -> pd.DataFrame:
+def _cycles_per_period(batch: _Batch) -> np.ndarray:
+    """Replenishment cycles per period: 1 / R for RS, mu / Q for lot-sized policies. `(n_series,)`."""
+    inputs = batch.inputs
+    quantity = np.where(batch.quantity > 0, batch.quantity, 1.0)
+    return np.where(inputs["policy"] == "RS", 1.0 / inputs["review_period"], inputs["demand_mean"] / quantity)
+
+
+def _pooled_levels(frame: pd.DataFrame, batch: _Batch, column: str) -> np.ndarray:
+    """`batch.level` with the CSL rows of each `column` group pooled (compute_policies)."""
+    if column not in frame.columns:
+        raise InputDataError(f"pool_service_by names the column {column!r}, which the frame lacks "
+                             f"(columns: {reprlib.repr(list(frame.columns))})")
+    inputs = batch.inputs
+    key = frame[column]
+    pooled = (batch.usable & ~batch.cost_mode & (inputs["service_level_type"] == "csl")
+              & (batch.protection.mean > 0) & key.notna().to_numpy())
+    level = batch.level.copy()
+    if not pooled.any():
+        return level
+    protection = batch.protection.take(pooled)
+    own = np.ceil(batch.level[pooled] - 1e-9)  # whole units: a continuous family's level rounded up
+    unit_cost = inputs["unit_cost"][pooled]
+    codes, _ = pd.factorize(key[pooled])
+    level[pooled] = pooled_service.pooled_csl_levels(
+        own, protection.cdf(own), protection.cdf(own - 1.0), inputs["service_level_target"][pooled],
+        _cycles_per_period(batch)[pooled], np.where(unit_cost > 0, unit_cost, 1.0), codes)
+    return level
+
+
+def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "location_id",
+                    pool_service_by: str | None = None) -> pd.DataFrame:
     """compute_policies under a safety-stock budget per location (kernels.budget).
 
     `frame`: compute_policies input plus `location_column` and `unit_cost` (> 0 on every
@@ -398,6 +440,8 @@ def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "locati
     compute_policies columns for the budgeted levels plus `budget_multiplier` (the location's
     money per unit short per period at the margin; 0 where the budget is not binding), with
     'target_unreachable_budget' in `exception` where the level fell below the unconstrained one.
+    `pool_service_by` pools the rows outside every budget as in compute_policies (give the
+    budgeted rows a null there).
     """
     if location_column not in frame.columns:
         raise InputDataError(f"allocate_budget needs the column {location_column!r} "
@@ -410,7 +454,7 @@ def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "locati
     _check_values("unit_cost", budgeted & ~(unit_cost > 0), unit_cost,
                   "budgeted rows need a positive unit_cost to price their safety stock")
 
-    level = batch.level.copy()
+    level = batch.level.copy() if pool_service_by is None else _pooled_levels(frame, batch, pool_service_by)
     multiplier = np.full(len(frame), np.nan)
     if budgeted.any():
         inputs = batch.inputs

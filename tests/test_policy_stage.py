@@ -106,3 +106,27 @@ def test_spark_map_in_arrow_with_the_declared_ddl_equals_the_pandas_path(spark):
                  .toPandas().sort_values("sku_id").reset_index(drop=True))
     expected = policy_batch(pdf, settings)
     pd.testing.assert_frame_equal(via_spark, expected, check_dtype=False)
+
+
+@pytest.mark.spark
+def test_spark_pools_segment_targets_per_hash_bucket_of_series(spark):
+    from invspark.spark.stage_policy import coupling_bucket, policies_by_bucket
+
+    rng = np.random.default_rng(5)
+    n = 240
+    mean = rng.gamma(1.0, 1.0, n)
+    pdf = pd.DataFrame({
+        "sku_id": [f"s{i:03d}" for i in range(n)], "location_id": rng.choice(["L1", "L2"], n), "demand_mean": mean,
+        "demand_std": np.sqrt(1.5 * mean), "distribution": "negbin", "lead_time_mean": 1.0, "review_period": 1.0,
+        "segment": rng.choice(["AX-smooth", "CZ-lumpy"], n),
+    })
+    settings = PolicySettings(service_target_scope="segment")
+    frame = spark.createDataFrame(pdf)
+    bucket = coupling_bucket(by_location=False, n_buckets=3)
+    via_spark = policies_by_bucket(frame, settings, bucket).toPandas().sort_values("sku_id").reset_index(drop=True)
+    buckets = frame.select("sku_id", bucket.alias("bucket")).toPandas().set_index("sku_id")["bucket"]
+    assert buckets.nunique() == 3
+    expected = pd.concat([policy_batch(rows, settings) for _, rows in pdf.groupby(pdf["sku_id"].map(buckets))])
+    expected = expected.sort_values("sku_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(via_spark, expected, check_dtype=False)
+    assert (expected["order_up_to"] < policy_batch(pdf, PolicySettings()).sort_values("sku_id")["order_up_to"].to_numpy()).any()

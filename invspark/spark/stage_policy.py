@@ -8,7 +8,10 @@ The policy itself is row-wise, so the joined frame (demand distribution x lead t
 inventory and location attributes) is processed with `mapInArrow`: no shuffle, one vectorized
 call per batch of up to `spark.sql.execution.arrow.maxRecordsPerBatch` series. Where locations
 carry a `safety_stock_budget`, the budget couples a location's SKUs, so the rows are grouped by a
-hash bucket of `location_id` instead (`applyInArrow`, one call per bucket of locations).
+hash bucket of `location_id` instead (`applyInArrow`, one call per bucket of locations). With
+`policy.service_target_scope: segment` the rows of a segment meet its CSL target together, so
+they are grouped by a hash bucket of the series (of the location where budgets apply too): each
+bucket's segment is one pool, the same whatever the partitioning.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from functools import partial
 
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from invspark.config import RunConfig
@@ -35,6 +38,7 @@ def policy_settings(config: RunConfig) -> PolicySettings:
     return PolicySettings(
         service_level_matrix={abc: dict(row) for abc, row in policy.service_level_matrix.items()},
         service_level_type=policy.service_level_type,
+        service_target_scope=policy.service_target_scope,
         default_policy=policy.default_policy,
         policy_by_segment=dict(policy.policy_by_segment),
         periods_per_year=config.periods_per_year,
@@ -51,6 +55,18 @@ def _policy_batches(batches, settings: PolicySettings):
     for batch in batches:
         result = policy_batch(batch.to_pandas(), settings)
         yield pa.RecordBatch.from_pandas(result, schema=POLICY_SCHEMA, preserve_index=False)
+
+
+def coupling_bucket(by_location: bool, n_buckets: int) -> Column:
+    """The hash bucket of rows whose policies are coupled: a budget couples a location's series (so
+    by location), a pooled CSL target a segment's (so by series); fixed groups, not Arrow batches."""
+    key = F.xxhash64("location_id") if by_location else F.xxhash64("sku_id", "location_id")
+    return F.pmod(key, F.lit(n_buckets))
+
+
+def policies_by_bucket(inputs: DataFrame, settings: PolicySettings, bucket: Column) -> DataFrame:
+    """`policy_batch` once per `bucket` value (`applyInArrow`)."""
+    return inputs.groupBy(bucket).applyInArrow(bucket_udf(_policy_arrow, settings=settings), POLICY_DDL)
 
 
 def series_inputs(context: RunContext) -> DataFrame:
@@ -87,13 +103,12 @@ def run(context: RunContext) -> StageResult:
         rows_out += placed.num_rows
         summary.append(echelon.placement_totals(context.read("echelon_policy")))
     budgeted = context.read("stage_locations").where(F.col("safety_stock_budget").isNotNull()).count()
-    if budgeted:
-        policies = (
-            policy_inputs(context)
-            .groupBy(F.pmod(F.xxhash64("location_id"), F.lit(n_buckets)))
-            .applyInArrow(bucket_udf(_policy_arrow, settings=settings), POLICY_DDL)
-        )
-        summary.append(f"safety-stock budgets at {budgeted:,} location(s)")
+    if budgeted or settings.service_target_scope == "segment":
+        policies = policies_by_bucket(policy_inputs(context), settings, coupling_bucket(bool(budgeted), n_buckets))
+        if budgeted:
+            summary.append(f"safety-stock budgets at {budgeted:,} location(s)")
+        if settings.service_target_scope == "segment":
+            summary.append("CSL targets pooled per segment within each bucket of series")
     else:
         policies = policy_inputs(context).mapInArrow(partial(_policy_batches, settings=settings), POLICY_DDL)
     written = context.write(policies, "inventory_policy")

@@ -18,6 +18,14 @@ Resolution per row (vectorized with pandas maps, no loop per row):
   up by the full ``segment``, then by ``"{abc}{xyz}"``, else ``default_policy``.
 - ``review_period`` missing -> ``default_review_period``; ``periods_per_year`` from the settings.
 
+Service target scope: with ``settings.service_target_scope = 'segment'`` the CSL rows of each
+segment meet their target together (``compute_policies(..., pool_service_by=...)``,
+kernels.pooled_service): whole-unit levels, each the row's own or one unit less, whose expected
+stockout occasions are those the segment's target allows. Rows with an item target
+(``items.service_level_target``) or a safety-stock budget keep their own levels. The pool is the
+batch's rows of a segment, so the Spark stage groups the series by a hash bucket (a fixed pool
+whatever the partitioning) and the rows are sorted by key first.
+
 Safety-stock budget: where the frame has ``safety_stock_budget`` (money per location, from
 ``locations.safety_stock_budget``) the rows of each budgeted location are computed by
 :func:`invspark.policy.allocate_budget`, which spends the budget across the location's SKUs where
@@ -36,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 
 from invspark.errors import ConfigError
-from invspark.policy import POLICIES, SERVICE_LEVEL_TYPES, allocate_budget, compute_policies
+from invspark.policy import POLICIES, SERVICE_LEVEL_TYPES, SERVICE_TARGET_SCOPES, allocate_budget, compute_policies
 
 POLICY_SCHEMA = pa.schema([
     ("sku_id", pa.string()), ("location_id", pa.string()), ("policy", pa.string()),
@@ -64,7 +72,8 @@ class PolicySettings:
     """Settings of the policy stage, checked at construction (bad values raise ConfigError).
 
     ``service_level_matrix``: ABC class -> XYZ class -> target in (0, 1); ``service_level_type``
-    'csl' or 'fill_rate'; ``default_policy`` and the values of ``policy_by_segment`` one of
+    'csl' or 'fill_rate'; ``service_target_scope`` 'series' or 'segment' (module docstring);
+    ``default_policy`` and the values of ``policy_by_segment`` one of
     'sQ', 'RS', 'sS', 'RsS'; ``periods_per_year`` converts yearly holding rates (52 weekly);
     ``default_review_period`` periods.
     """
@@ -72,6 +81,7 @@ class PolicySettings:
     service_level_matrix: Mapping[str, Mapping[str, float]] = field(
         default_factory=lambda: DEFAULT_SERVICE_LEVEL_MATRIX)
     service_level_type: str = "csl"
+    service_target_scope: str = "series"
     default_policy: str = "RS"
     policy_by_segment: Mapping[str, str] = field(default_factory=dict)
     periods_per_year: float = 52.0
@@ -84,6 +94,9 @@ class PolicySettings:
         if self.service_level_type not in SERVICE_LEVEL_TYPES:
             raise ConfigError(f"service_level_type must be one of {SERVICE_LEVEL_TYPES}, "
                               f"got {self.service_level_type!r}")
+        if self.service_target_scope not in SERVICE_TARGET_SCOPES:
+            raise ConfigError(f"service_target_scope must be one of {SERVICE_TARGET_SCOPES}, "
+                              f"got {self.service_target_scope!r}")
         if self.default_policy not in POLICIES:
             raise ConfigError(f"default_policy must be one of {POLICIES}, "
                               f"got {self.default_policy!r}")
@@ -178,13 +191,23 @@ def policy_batch(frame: pd.DataFrame, settings: PolicySettings) -> pd.DataFrame:
     (`demand_mean`, `demand_std`, optional `distribution`, `segment`, `abc`, `xyz`), lead times
     and review period, and any item / inventory / location columns compute_policies reads.
     """
+    pool = None
+    if settings.service_target_scope == "segment":
+        # a pool's ties are broken by row order: put the rows in key order, whatever the batch's
+        order = np.lexsort((frame["location_id"].to_numpy(dtype=str), frame["sku_id"].to_numpy(dtype=str)))
+        frame = frame.iloc[order]
+        pooled = _number(frame, "service_level_target").isna() & _number(frame, "safety_stock_budget").isna()
+        frame = frame.assign(service_pool=_text(frame, "segment").where(pooled, None))
+        pool = "service_pool"
     resolved = resolve_targets_and_policies(frame, settings)
     budget = _number(frame, "safety_stock_budget")
     if budget.notna().any():
         budgets = budget.groupby(frame["location_id"]).first().dropna()
-        policies = allocate_budget(resolved, budgets)
+        policies = allocate_budget(resolved, budgets, pool_service_by=pool)
     else:
-        policies = compute_policies(resolved)
+        policies = compute_policies(resolved, pool_service_by=pool)
+    if pool is not None:
+        policies = policies.iloc[np.argsort(order)]  # back in the batch's order
     if "segment" not in policies.columns:
         policies["segment"] = None
     out = pd.DataFrame({name: policies[name].to_numpy() for name in POLICY_SCHEMA.names})

@@ -1,0 +1,133 @@
+"""Segment-pooled CSL targets: kernels.pooled_service and compute_policies(pool_service_by=...)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from invspark.errors import ConfigError, InputDataError
+from invspark.kernels.pooled_service import pooled_csl_levels
+from invspark.policy import compute_policies
+from invspark.stages.policy import PolicySettings, policy_batch
+
+
+def per_group_reference(level, cdf_at, cdf_below, target, weight, cost, group):
+    """The greedy of the module docstring, one group and one item at a time."""
+    out = np.array(level, dtype=float)
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        slack = sum(weight[i] * max(cdf_at[i] - target[i], 0.0) for i in members)
+        candidates = sorted((weight[i] * (cdf_at[i] - cdf_below[i]) / cost[i], i) for i in members if level[i] >= 1)
+        for _, i in candidates:
+            step = weight[i] * (cdf_at[i] - cdf_below[i])
+            if step > slack * (1 + 1e-12):
+                break
+            slack -= step
+            out[i] -= 1.0
+    return out
+
+
+def test_hand_computed_pool_lowers_the_cheapest_step_first():
+    # target 0.90; slack 0.05 + 0.07 + 0.02 = 0.14. Item 2's step (0.07) is spent first, item 0's
+    # (0.15) would exceed what is left (0.07); item 1 is at level 0 and cannot go lower.
+    level = pooled_csl_levels(level=np.array([2.0, 0.0, 3.0]), cdf_at_level=np.array([0.95, 0.97, 0.92]),
+                              cdf_below=np.array([0.80, 0.0, 0.85]), target=np.full(3, 0.90),
+                              weight=np.ones(3), unit_cost=np.ones(3), group=np.zeros(3, dtype=int))
+    np.testing.assert_array_equal(level, [2.0, 0.0, 2.0])  # pooled CSL (0.95 + 0.97 + 0.85) / 3 = 0.923
+
+
+def test_money_and_cycles_decide_which_item_gives_a_unit():
+    common = dict(level=np.array([3.0, 3.0]), cdf_at_level=np.array([0.95, 0.95]), cdf_below=np.array([0.85, 0.85]),
+                  target=np.full(2, 0.90), group=np.zeros(2, dtype=int))
+    # slack 0.10 buys one step of 0.10: the dearer item saves more money for it
+    assert pooled_csl_levels(weight=np.ones(2), unit_cost=np.array([1.0, 4.0]), **common).tolist() == [3.0, 2.0]
+    # an item reviewed every 4 periods has a quarter of the cycles: its step costs a quarter of the slack
+    weight = np.array([1.0, 0.25])
+    assert pooled_csl_levels(weight=weight, unit_cost=np.ones(2), **common).tolist() == [3.0, 2.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=4), st.integers(0, 2**31 - 1))
+def test_pooled_levels_meet_each_group_target_and_equal_the_per_group_reference(n, n_groups, seed):
+    rng = np.random.default_rng(seed)
+    level = rng.integers(0, 6, n).astype(float)
+    cdf_below = np.where(level >= 1, rng.uniform(0.3, 0.9, n), 0.0)
+    cdf_at = np.minimum(cdf_below + rng.uniform(0.01, 0.4, n), 1.0)
+    target = np.minimum(rng.uniform(0.5, 0.99, n), cdf_at)  # y_i is the smallest level meeting alpha_i
+    target = np.where(cdf_below < target, target, np.minimum(cdf_below + 1e-6, cdf_at))
+    weight, cost = rng.uniform(0.2, 1.0, n), rng.uniform(0.5, 5.0, n)
+    group = rng.integers(0, n_groups, n)
+    pooled = pooled_csl_levels(level, cdf_at, cdf_below, target, weight, cost, group)
+    np.testing.assert_array_equal(pooled, per_group_reference(level, cdf_at, cdf_below, target, weight, cost, group))
+    lowered = pooled < level
+    assert np.all((level - pooled == 0) | (lowered & (level >= 1) & (level - pooled == 1)))
+    cdf = np.where(lowered, cdf_below, cdf_at)
+    for g in np.unique(group):
+        rows = group == g
+        assert np.sum(weight[rows] * cdf[rows]) >= np.sum(weight[rows] * target[rows]) - 1e-9
+
+
+def negbin_rows(n, seed=0, segments=("AX-smooth",)):
+    rng = np.random.default_rng(seed)
+    mean = rng.gamma(1.0, 1.0, n)
+    return pd.DataFrame({
+        "sku_id": [f"s{i:04d}" for i in range(n)], "location_id": "L1", "demand_mean": mean,
+        "demand_std": np.sqrt(1.5 * mean), "distribution": "negbin", "lead_time_mean": 1.0, "review_period": 1.0,
+        "service_level_target": 0.90, "segment": rng.choice(list(segments), n), "unit_cost": rng.uniform(1, 10, n),
+    })
+
+
+def test_compute_policies_pools_each_group_down_to_its_target_at_less_stock():
+    rows = negbin_rows(600, segments=("AX-smooth", "CZ-lumpy"))
+    own = compute_policies(rows)
+    pooled = compute_policies(rows, pool_service_by="segment")
+    for segment in ("AX-smooth", "CZ-lumpy"):
+        at = rows["segment"] == segment
+        assert own.loc[at, "expected_csl"].mean() > 0.92  # whole units overshoot 0.90
+        assert 0.90 - 1e-9 <= pooled.loc[at, "expected_csl"].mean() < 0.901
+    drop = own["order_up_to"] - pooled["order_up_to"]
+    assert set(drop.unique()) == {0.0, 1.0} and (pooled["order_up_to"] >= 0).all()
+    np.testing.assert_allclose(pooled["safety_stock"], pooled["order_up_to"] - (own["order_up_to"] - own["safety_stock"]))
+
+
+def test_null_pool_fill_rate_and_zero_demand_rows_keep_their_own_levels():
+    rows = negbin_rows(200)
+    rows.loc[:49, "segment"] = None
+    rows.loc[50:99, "service_level_type"] = "fill_rate"
+    rows.loc[100:109, "demand_mean"] = 0.0
+    own, pooled = compute_policies(rows), compute_policies(rows, pool_service_by="segment")
+    pd.testing.assert_series_equal(pooled.loc[:109, "order_up_to"], own.loc[:109, "order_up_to"])
+    assert (pooled.loc[110:, "order_up_to"] < own.loc[110:, "order_up_to"]).any()
+
+
+def test_continuous_families_pool_in_whole_units():
+    rows = negbin_rows(300).assign(distribution="normal")
+    pooled = compute_policies(rows, pool_service_by="segment")
+    assert np.all(pooled["order_up_to"] == np.round(pooled["order_up_to"]))
+    assert pooled["expected_csl"].mean() >= 0.90 - 1e-9
+
+
+def test_unknown_pool_column_is_a_clear_error():
+    with pytest.raises(InputDataError, match="pool_service_by names the column 'region'"):
+        compute_policies(negbin_rows(3), pool_service_by="region")
+
+
+def test_policy_batch_pools_by_segment_whatever_the_row_order_and_spares_item_targets():
+    rows = negbin_rows(400, seed=3, segments=("AX-smooth", "BY-erratic")).drop(columns="service_level_target")
+    rows["service_level_target"] = np.where(np.arange(400) < 40, 0.95, np.nan)  # items' own targets
+    segment_scope = PolicySettings(service_target_scope="segment")
+    pooled = policy_batch(rows, segment_scope)
+    assert pooled["sku_id"].tolist() == rows["sku_id"].tolist()
+    shuffled = policy_batch(rows.sample(frac=1.0, random_state=7), segment_scope).set_index("sku_id")
+    np.testing.assert_array_equal(shuffled.loc[pooled["sku_id"], "order_up_to"], pooled["order_up_to"])
+    own = policy_batch(rows, PolicySettings())
+    np.testing.assert_array_equal(pooled["order_up_to"][:40], own["order_up_to"][:40])
+    assert (pooled["order_up_to"][40:] < own["order_up_to"][40:]).any()
+
+
+def test_settings_reject_an_unknown_scope():
+    with pytest.raises(ConfigError, match="service_target_scope must be one of"):
+        PolicySettings(service_target_scope="location")
