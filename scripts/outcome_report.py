@@ -66,16 +66,17 @@ def _abc(history: np.ndarray, price: np.ndarray) -> np.ndarray:
 
 
 def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targets: tuple,
-                    service_level_type: str = "csl") -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+                    service_level_type: str = "csl", with_cdf: bool = False):
     """Panel of ``n_history + holdout`` periods (holdout = true future demand), each series' demand
     class, and the order-up-to paths ``(len(targets), n, holdout)`` of the RS policy that knows the
     generator's demand law, from every holdout period: for CSL targets each target's quantile of the
     true demand over lead time (1 week) + review period (``syn.interval_demand_quantiles``), for
     fill-rate targets the smallest level whose true-law fill rate meets the target
-    (``syn.interval_demand_fill_rate_levels``)."""
+    (``syn.interval_demand_fill_rate_levels``). With ``with_cdf`` (CSL targets) a fourth value: the true
+    law's ``(P(D <= S), P(D <= S - 1))`` at those levels, each ``(len(targets), n, holdout)``, else None."""
     plan = syn.GeneratorPlan(n_series=n_series, n_periods=n_history, frequency="W", seed=seed, n_planned=holdout,
                              block_size=BUCKET_SIZE)
-    frames, classes, reference = [], [], []
+    frames, classes, reference, cdf_at, cdf_below = [], [], [], [], []
     for block_id in range(plan.n_blocks):  # blocks of 2,000 series
         block = syn.generate_series_block(plan, block_id)
         T, H = n_history, holdout
@@ -110,9 +111,15 @@ def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targ
         if service_level_type == "fill_rate":
             reference.append(syn.interval_demand_fill_rate_levels(block, T, H, np.ones(n, dtype=np.int64), review, targets,
                                                                   seed=seed))
+        elif with_cdf:
+            levels, at, below = syn.interval_demand_quantiles(block, T, H, 1 + review, targets, seed=seed, with_cdf=True)
+            reference.append(levels)
+            cdf_at.append(at)
+            cdf_below.append(below)
         else:
             reference.append(syn.interval_demand_quantiles(block, T, H, 1 + review, targets, seed=seed))
-    return pd.concat(frames, ignore_index=True), np.concatenate(classes), np.concatenate(reference, axis=1)
+    cdf = (np.concatenate(cdf_at, axis=1), np.concatenate(cdf_below, axis=1)) if cdf_at else None
+    return pd.concat(frames, ignore_index=True), np.concatenate(classes), np.concatenate(reference, axis=1), cdf
 
 
 def real_panel(dataset: str, data: Path, holdout: int) -> tuple[pd.DataFrame, str]:
@@ -143,17 +150,19 @@ REAL = {  # holdout, forecast horizon, backtest step
 }
 
 
-def run_dataset(panel: pd.DataFrame, settings: OutcomeBacktestSettings, reference: np.ndarray | None = None
-                ) -> tuple[pd.DataFrame, int, float]:
+def run_dataset(panel: pd.DataFrame, settings: OutcomeBacktestSettings, reference: np.ndarray | None = None,
+                reference_cdf: tuple | None = None) -> tuple[pd.DataFrame, int, float]:
     """Every bucket through ``simulate_families``; ``reference`` ``(k, n, H)``: the true-law policy's
-    order-up-to paths of the panel's rows (generated data only)."""
+    order-up-to paths of the panel's rows (generated data only), ``reference_cdf`` the true law's cdf at
+    them and one unit below (needed to pool it per segment)."""
     started = time.perf_counter()
     frames, skipped = [], 0
     for bucket, frame in panel.groupby("bucket"):  # buckets, as the Spark job would
         rows = frame.index.to_numpy()
         sums, n_skipped = simulate_families(frame.reset_index(drop=True), settings,
                                             seed=np.random.SeedSequence([settings.seed, int(bucket)]),
-                                            reference_order_up_to=None if reference is None else reference[:, rows])
+                                            reference_order_up_to=None if reference is None else reference[:, rows],
+                                            reference_cdf=None if reference_cdf is None else tuple(c[:, rows] for c in reference_cdf))
         frames.append(sums)
         skipped += n_skipped
     return pd.concat(frames, ignore_index=True), skipped, time.perf_counter() - started
@@ -282,6 +291,8 @@ def main() -> None:
                         help="what invspark's targets are (policy.service_level_type); the baselines are unchanged")
     parser.add_argument("--censored-demand", choices=["impute", "lower_bound"], default="impute",
                         help="how the forecast treats stockout periods (forecast.censored_demand)")
+    parser.add_argument("--service-target-scope", choices=["series", "segment"], default="series",
+                        help="CSL targets met by each series or by each segment together (policy.service_target_scope)")
     parser.add_argument("--level-calibration", action="store_true",
                         help="forecast with the level calibration (forecast.level_calibration: true)")
     args = parser.parse_args()
@@ -291,12 +302,13 @@ def main() -> None:
             settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed,
                                                reforecast_every=args.reforecast_every, level_calibration=args.level_calibration,
                                                censored_demand=args.censored_demand,
-                                               service_level_type=args.service_level_type)
-            panel, classes, reference = generated_panel(args.generated_series, 104, 26, seed=args.seed,
-                                                        targets=settings.service_targets,
-                                                        service_level_type=args.service_level_type)
+                                               service_level_type=args.service_level_type,
+                                               service_target_scope=args.service_target_scope)
+            panel, classes, reference, reference_cdf = generated_panel(
+                args.generated_series, 104, 26, seed=args.seed, targets=settings.service_targets,
+                service_level_type=args.service_level_type, with_cdf=args.service_target_scope == "segment")
             calibration = replace(settings, apply_order_rounding=False)
-            sums, skipped, seconds = run_dataset(panel, calibration, reference)
+            sums, skipped, seconds = run_dataset(panel, calibration, reference, reference_cdf)
             text = report("generated, calibration (no MOQ / case pack)", sums, calibration, skipped, seconds, args.min_series)
             text += "\nAchieved service of invspark's RS against its target, per segment:\n\n"
             text += calibration_markdown(sums, calibration, args.min_series)
@@ -315,7 +327,8 @@ def main() -> None:
             settings = OutcomeBacktestSettings(frequency=frequency, n_periods=n_periods, holdout=holdout, horizon=horizon,
                                                backtest_step=step, seed=args.seed, reforecast_every=args.reforecast_every,
                                                level_calibration=args.level_calibration, censored_demand=args.censored_demand,
-                                               service_level_type=args.service_level_type)
+                                               service_level_type=args.service_level_type,
+                                               service_target_scope=args.service_target_scope)
             sums, skipped, seconds = run_dataset(panel, settings)
             text = report(dataset, sums, settings, skipped, seconds, args.min_series)
         print(text, flush=True)

@@ -62,6 +62,17 @@ def test_censored_demand_reaches_the_forecast_and_the_outcome_backtest(sales_fil
     assert simulation_settings(config, 104).forecast_settings().censored_demand == "lower_bound"
 
 
+def test_service_target_scope_reaches_the_policy_stage_and_the_outcome_backtest(sales_file, tmp_path):
+    from invspark.spark.stage_policy import policy_settings
+    from invspark.spark.stage_simulate import simulation_settings
+
+    default = parse_config(minimal(sales_file), base_dir=tmp_path)
+    assert policy_settings(default).service_target_scope == "series"
+    config = parse_config(minimal(sales_file, policy={"service_target_scope": "segment"}), base_dir=tmp_path)
+    assert policy_settings(config).service_target_scope == "segment"
+    assert simulation_settings(config, 104).service_target_scope == "segment"
+
+
 @pytest.mark.parametrize("key", ["run_date", "frequency", "horizon", "warehouse", "inputs"])
 def test_missing_required_key(sales_file, key):
     raw = minimal(sales_file)
@@ -97,6 +108,7 @@ def test_unknown_nested_key(sales_file):
         ({"network": {"enabled": "yes"}}, r"network.enabled: must be true or false, got 'yes'"),
         ({"simulation": {"reforecast_every": 0}}, r"simulation.reforecast_every: must be an integer >= 1, got 0"),
         ({"forecast": {"censored_demand": "drop"}}, r"forecast.censored_demand: must be one of \('impute', 'lower_bound'\)"),
+        ({"policy": {"service_target_scope": "store"}}, r"policy.service_target_scope: must be one of \('series', 'segment'\)"),
     ],
 )
 def test_bad_values_name_the_key(sales_file, changes, message):

@@ -418,8 +418,12 @@ def test_interval_demand_quantiles_invert_the_exact_cdf_of_the_generators_law():
     plan = syn.GeneratorPlan(n_series=60, n_periods=52, frequency="W", seed=11, n_planned=8, block_size=60)
     block = syn.generate_series_block(plan, 0)
     levels = np.array([0.5, 0.7, 0.9, 0.98])
-    quantiles = syn.interval_demand_quantiles(block, 52, 3, np.full(60, 2), levels, n_draws=20000, seed=2)
-    assert quantiles.shape == (4, 60, 3)
+    quantiles, cdf_at, cdf_below = syn.interval_demand_quantiles(block, 52, 3, np.full(60, 2), levels, n_draws=20000,
+                                                                seed=2, with_cdf=True)
+    assert quantiles.shape == cdf_at.shape == cdf_below.shape == (4, 60, 3)
+    np.testing.assert_array_equal(quantiles, syn.interval_demand_quantiles(block, 52, 3, np.full(60, 2), levels,
+                                                                           n_draws=20000, seed=2))
+    assert np.all(cdf_at >= levels[:, None, None]) and np.all(cdf_below < levels[:, None, None])
     support = np.arange(4000)
     checked = 0
     for i in range(60):
@@ -429,6 +433,8 @@ def test_interval_demand_quantiles_invert_the_exact_cdf_of_the_generators_law():
         q = quantiles[:, i, 1].astype(int)
         assert np.all(cdf[q] >= levels - 0.01)
         assert np.all(np.where(q > 0, cdf[np.maximum(q - 1, 0)], 0.0) < levels + 0.01)
+        np.testing.assert_allclose(cdf_at[:, i, 1], cdf[q], atol=0.01)  # the draws' cdf is the law's
+        np.testing.assert_allclose(cdf_below[:, i, 1], np.where(q > 0, cdf[np.maximum(q - 1, 0)], 0.0), atol=0.01)
         checked += int(block.expected_demand[i, 53] > 0)
     assert checked >= 40
     dead = block.expected_demand[:, 52:56].sum(axis=1) == 0

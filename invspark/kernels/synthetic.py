@@ -906,10 +906,13 @@ def interval_demand_quantiles(
     n_draws: int = 2000,
     seed: int = 0,
     chunk: int = 250,
-) -> np.ndarray:
+    with_cdf: bool = False,
+):
     """Quantiles of the true demand over ``interval[i]`` periods from each period ``first + t``,
     ``(k, n, n_periods)`` for the ``k`` ``levels``: the smallest whole number ``q`` with
-    ``P(d[i, first + t] + ... + d[i, first + t + interval[i] - 1] <= q) >= level``.
+    ``P(d[i, first + t] + ... + d[i, first + t + interval[i] - 1] <= q) >= level``. With
+    ``with_cdf`` also the draws' ``P(D <= q)`` and ``P(D <= q - 1)``, each ``(k, n, n_periods)``
+    (what pooling a segment's CSL target needs, kernels.pooled_service).
 
     The generator's law (:func:`_interval_sum_draws`) has no closed form over several periods, so
     the quantile is the ``ceil(level * n_draws)``-th order statistic of ``n_draws`` Monte Carlo
@@ -921,11 +924,17 @@ def interval_demand_quantiles(
     """
     levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
     out = np.empty((levels.size, block.series_index.size, n_periods))
+    cdf_at, cdf_below = np.empty_like(out), np.empty_like(out)
     rank = np.clip(np.ceil(levels * n_draws).astype(np.int64) - 1, 0, n_draws - 1)  # (k,)
     for rows, (sums,) in _interval_sum_draws(block, first, n_periods, [np.asarray(interval)], n_draws, seed, chunk):
-        sums.sort(axis=1)
+        sums.sort(axis=1)  # (c, n_draws, H)
         out[:, rows, :] = np.moveaxis(sums[:, rank, :], 1, 0)  # (k, c, H)
-    return out
+        if with_cdf:
+            for j in range(levels.size):  # counts of draws at or below q and q - 1, (c, H) each
+                q = out[j, rows, :][:, None, :]  # (c, 1, H)
+                cdf_at[j, rows, :] = (sums <= q).mean(axis=1)
+                cdf_below[j, rows, :] = (sums <= q - 1.0).mean(axis=1)
+    return (out, cdf_at, cdf_below) if with_cdf else out
 
 
 def interval_demand_fill_rate_levels(

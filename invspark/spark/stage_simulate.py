@@ -39,7 +39,8 @@ def simulation_settings(config: RunConfig, n_periods: int, **overrides) -> Outco
                   reforecast_every=config.simulation.reforecast_every,
                   level_calibration=config.forecast.level_calibration,
                   censored_demand=config.forecast.censored_demand,
-                  service_level_type=config.policy.service_level_type)
+                  service_level_type=config.policy.service_level_type,
+                  service_target_scope=config.policy.service_target_scope)
     values.update(overrides)
     return OutcomeBacktestSettings(**values)
 

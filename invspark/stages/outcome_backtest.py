@@ -13,7 +13,9 @@ series panel (docs/architecture.md) plus the item columns ``holding_cost_rate``,
    - ``invspark``: :func:`invspark.policy.compute_policies` with the forecast's distribution
      (``demand_mean``, ``demand_std``, ``distribution``), the series' lead-time mean and std
      and review period, policy ``settings.invspark_policy`` (RS), target = the knob, a CSL or a
-     fill rate as ``settings.service_level_type`` says (the run's ``policy.service_level_type``).
+     fill rate as ``settings.service_level_type`` says (the run's ``policy.service_level_type``);
+     with ``settings.service_target_scope = 'segment'`` each target x segment of the bucket is one
+     pool (``compute_policies(..., pool_service_by=...)``, kernels.pooled_service).
    - ``mae_normal`` (a common accelerator recipe): RS with
      ``S = mu (L + R) + z(target) * MAE * sqrt(L + R)``, ``MAE`` the chosen model's mean
      absolute backtest error per period (the forecast's ``demand_std`` where it has none), the
@@ -56,7 +58,8 @@ from scipy import stats
 
 from invspark.errors import ConfigError, InputDataError
 from invspark.kernels import inventory_simulation as sim
-from invspark.policy import SERVICE_LEVEL_TYPES, compute_policies
+from invspark.kernels import pooled_service
+from invspark.policy import SERVICE_LEVEL_TYPES, SERVICE_TARGET_SCOPES, compute_policies
 from invspark.stages.forecast import DEFAULT_MODELS, ForecastSettings, forecast_bucket
 
 POLICY_FAMILIES = ("invspark", "static_cover", "mae_normal")
@@ -110,6 +113,7 @@ class OutcomeBacktestSettings:
     level_calibration: bool = False
     censored_demand: str = "impute"
     periods_per_year: float | None = None
+    service_target_scope: str = "series"
 
     def __post_init__(self):
         if self.frequency not in PERIODS_PER_YEAR:
@@ -120,6 +124,8 @@ class OutcomeBacktestSettings:
             raise ConfigError(f"service_targets must be service levels strictly between 0 and 1, got {self.service_targets!r}")
         if self.service_level_type not in SERVICE_LEVEL_TYPES:
             raise ConfigError(f"service_level_type must be one of {SERVICE_LEVEL_TYPES}, got {self.service_level_type!r}")
+        if self.service_target_scope not in SERVICE_TARGET_SCOPES:
+            raise ConfigError(f"service_target_scope must be one of {SERVICE_TARGET_SCOPES}, got {self.service_target_scope!r}")
         if not self.static_cover_weeks or any(not w >= 0 for w in self.static_cover_weeks):
             raise ConfigError(f"static_cover_weeks must be >= 0 weeks, got {self.static_cover_weeks!r}")
         if not self.static_window_weeks > 0:
@@ -230,8 +236,10 @@ def policy_levels(forecast: pd.DataFrame, truncated: pd.DataFrame, settings: Out
         "lead_time_mean": np.tile(lead, k), "lead_time_std": np.tile(lead_std, k), "review_period": np.tile(review, k),
         "policy": settings.invspark_policy, "service_level_type": settings.service_level_type,
         "service_level_target": np.repeat(targets, n),  # (k * n,): target-major, then series
+        "service_pool": (np.repeat(targets.astype(str), n).astype(object) + " "
+                         + np.tile(forecast["segment"].fillna("").to_numpy(dtype=object), k)),
     })
-    levels = compute_policies(rows)
+    levels = compute_policies(rows, pool_service_by="service_pool" if settings.service_target_scope == "segment" else None)
     frames.append(pd.DataFrame({
         "policy": "invspark", "knob": np.repeat(targets, n), "series": np.tile(series, k),
         "policy_type": settings.invspark_policy, "reorder_point": levels["reorder_point"].to_numpy(dtype=float),
@@ -393,8 +401,29 @@ def with_reference(levels: pd.DataFrame, reorder_path: np.ndarray, order_up_to_p
             np.concatenate([order_up_to_path, paths]), np.concatenate([has_levels, np.isfinite(paths).all(axis=1)]))
 
 
+def pooled_reference(order_up_to: np.ndarray, cdf_at: np.ndarray, cdf_below: np.ndarray, targets, segment: np.ndarray,
+                     review: np.ndarray, unit_cost: np.ndarray) -> np.ndarray:
+    """The reference's order-up-to paths ``(k, n, H)`` with each target x segment x holdout period
+    pooled as invspark's levels are (kernels.pooled_service): ``cdf_at`` / ``cdf_below`` the true
+    law's P(D <= S) and P(D <= S - 1) ``(k, n, H)``; ``segment``, ``review``, ``unit_cost`` ``(n,)``.
+    Series whose true demand over the interval is nothing (S = 0 with P(D <= 0) = 1) take no part,
+    as a forecast without demand takes none in compute_policies."""
+    k, n, H = order_up_to.shape
+    codes, _ = pd.factorize(pd.Series(segment, dtype=object).fillna(""))
+    group = (np.arange(k)[:, None, None] * (codes.max(initial=0) + 1) + codes[None, :, None]) * H \
+        + np.arange(H)[None, None, :]  # (k, n, H): one pool per target x segment x period
+    dead = (order_up_to == 0) & (cdf_at >= 1.0)
+    weight = np.where(dead, 0.0, 1.0 / review[None, :, None])  # (k, n, H): cycles per period
+    cost = np.broadcast_to(np.where(unit_cost > 0, unit_cost, 1.0)[None, :, None], (k, n, H))
+    target = np.broadcast_to(np.asarray(targets, dtype=float)[:, None, None], (k, n, H))
+    level = pooled_service.pooled_csl_levels(order_up_to.ravel(), cdf_at.ravel(), cdf_below.ravel(), target.ravel(),
+                                             weight.ravel(), cost.ravel(), group.ravel())
+    return level.reshape(k, n, H)
+
+
 def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, seed=None,
-                      reference_order_up_to: np.ndarray | None = None) -> tuple[pd.DataFrame, int]:
+                      reference_order_up_to: np.ndarray | None = None,
+                      reference_cdf: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[pd.DataFrame, int]:
     """Per family x knob x series outcome sums (one row each, columns ``policy``, ``segment``,
     ``service_level_target``, ``sku_id``, ``location_id`` and :data:`SUM_COLUMNS`), and the number
     of series skipped (no forecast, policy or lead time).
@@ -403,10 +432,19 @@ def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, se
     order-up-to paths of an RS policy set outside the forecast, per invspark target and series
     (e.g. from the true demand law of generated data,
     :func:`invspark.kernels.synthetic.interval_demand_quantiles`), simulated as the family
-    ``reference`` on the same demand and lead times.
+    ``reference`` on the same demand and lead times. Under ``settings.service_target_scope =
+    'segment'`` the reference is pooled like invspark (:func:`pooled_reference`), from
+    ``reference_cdf`` = (P(D <= S), P(D <= S - 1)) of its levels.
     """
     truncated, actual, censored = split_holdout(panel, settings)
     forecast, levels, reorder_path, order_up_to_path, has_levels = planned_paths(panel, settings)
+    if reference_order_up_to is not None and settings.service_target_scope == "segment" and settings.service_level_type == "csl":
+        if reference_cdf is None:
+            raise InputDataError("a segment-pooled reference needs reference_cdf = (P(D <= S), P(D <= S - 1))")
+        unit_cost = panel["unit_cost"].to_numpy(dtype=float) if "unit_cost" in panel else np.ones(len(panel))
+        reference_order_up_to = pooled_reference(
+            reference_order_up_to, *reference_cdf, settings.service_targets, forecast["segment"].to_numpy(dtype=object),
+            _review_periods(levels[levels["policy"] == "invspark"], len(panel)), unit_cost)
     if reference_order_up_to is not None:
         levels, reorder_path, order_up_to_path, has_levels = with_reference(
             levels, reorder_path, order_up_to_path, has_levels, reference_order_up_to, settings.service_targets)
