@@ -53,8 +53,8 @@ of 0.5 (kernels.cost_policies.MIN_COST_CSL). The recommended order is then the s
 case multiple >= max(need, moq), capped by capacity (kernels.order_rounding).
 
 Pooled CSL targets (`compute_policies(frame, pool_service_by=column)`): the CSL rows of each group
-meet their targets together, each level its own whole-unit level or one unit less, at the least
-money (kernels.pooled_service; SPT ch. 6 exchange curves).
+meet their targets together, each level its own whole-unit level or one unit less (never 0 from
+1), at the least money (kernels.pooled_service; SPT ch. 6 exchange curves).
 
 Exceptions (joined with ';', null when none): 'no_history', 'lead_time_missing',
 'target_unreachable_capacity' (order_up_to above capacity, or the order was capped),
@@ -384,8 +384,8 @@ def compute_policies(frame: pd.DataFrame, pool_service_by: str | None = None) ->
 
     `pool_service_by`: a column of `frame` whose groups meet their CSL targets together
     (kernels.pooled_service): the CSL rows of a group with demand take whole-unit levels, each its
-    own level or one unit less, so that the group's expected stockout occasions are those its
-    targets allow, at the least stock. Rows where the column is null, fill-rate and cost-mode
+    own level or one unit less (never 0 from 1), so that the group's expected stockout occasions
+    are those its targets allow, at the least stock. Rows where the column is null, fill-rate and cost-mode
     rows keep their own levels.
     """
     batch = _solve(frame)

@@ -20,7 +20,7 @@ def per_group_reference(level, cdf_at, cdf_below, target, weight, cost, group):
     for g in np.unique(group):
         members = np.flatnonzero(group == g)
         slack = sum(weight[i] * max(cdf_at[i] - target[i], 0.0) for i in members)
-        candidates = sorted((weight[i] * (cdf_at[i] - cdf_below[i]) / cost[i], i) for i in members if level[i] >= 1)
+        candidates = sorted((weight[i] * (cdf_at[i] - cdf_below[i]) / cost[i], i) for i in members if level[i] >= 2)
         for _, i in candidates:
             step = weight[i] * (cdf_at[i] - cdf_below[i])
             if step > slack * (1 + 1e-12):
@@ -31,12 +31,13 @@ def per_group_reference(level, cdf_at, cdf_below, target, weight, cost, group):
 
 
 def test_hand_computed_pool_lowers_the_cheapest_step_first():
-    # target 0.90; slack 0.05 + 0.07 + 0.02 = 0.14. Item 2's step (0.07) is spent first, item 0's
-    # (0.15) would exceed what is left (0.07); item 1 is at level 0 and cannot go lower.
-    level = pooled_csl_levels(level=np.array([2.0, 0.0, 3.0]), cdf_at_level=np.array([0.95, 0.97, 0.92]),
-                              cdf_below=np.array([0.80, 0.0, 0.85]), target=np.full(3, 0.90),
-                              weight=np.ones(3), unit_cost=np.ones(3), group=np.zeros(3, dtype=int))
-    np.testing.assert_array_equal(level, [2.0, 0.0, 2.0])  # pooled CSL (0.95 + 0.97 + 0.85) / 3 = 0.923
+    # target 0.90; slack 0.05 + 0.07 + 0.02 + 0.06 = 0.20. Item 2's step (0.07) is spent first,
+    # item 0's (0.15) would exceed what is left (0.13); item 1 is at level 0 and item 3 at level 1:
+    # neither goes lower (no shelf is emptied), whatever the slack.
+    level = pooled_csl_levels(level=np.array([2.0, 0.0, 3.0, 1.0]), cdf_at_level=np.array([0.95, 0.97, 0.92, 0.96]),
+                              cdf_below=np.array([0.80, 0.0, 0.85, 0.89]), target=np.full(4, 0.90),
+                              weight=np.ones(4), unit_cost=np.ones(4), group=np.zeros(4, dtype=int))
+    np.testing.assert_array_equal(level, [2.0, 0.0, 2.0, 1.0])  # pooled CSL (0.95 + 0.97 + 0.85 + 0.96) / 4
 
 
 def test_money_and_cycles_decide_which_item_gives_a_unit():
@@ -63,7 +64,7 @@ def test_pooled_levels_meet_each_group_target_and_equal_the_per_group_reference(
     pooled = pooled_csl_levels(level, cdf_at, cdf_below, target, weight, cost, group)
     np.testing.assert_array_equal(pooled, per_group_reference(level, cdf_at, cdf_below, target, weight, cost, group))
     lowered = pooled < level
-    assert np.all((level - pooled == 0) | (lowered & (level >= 1) & (level - pooled == 1)))
+    assert np.all((level - pooled == 0) | (lowered & (level >= 2) & (level - pooled == 1)))
     cdf = np.where(lowered, cdf_below, cdf_at)
     for g in np.unique(group):
         rows = group == g
@@ -89,7 +90,7 @@ def test_compute_policies_pools_each_group_down_to_its_target_at_less_stock():
         assert own.loc[at, "expected_csl"].mean() > 0.92  # whole units overshoot 0.90
         assert 0.90 - 1e-9 <= pooled.loc[at, "expected_csl"].mean() < 0.901
     drop = own["order_up_to"] - pooled["order_up_to"]
-    assert set(drop.unique()) == {0.0, 1.0} and (pooled["order_up_to"] >= 0).all()
+    assert set(drop.unique()) == {0.0, 1.0} and (pooled["order_up_to"] >= np.minimum(own["order_up_to"], 1.0)).all()
     np.testing.assert_allclose(pooled["safety_stock"], pooled["order_up_to"] - (own["order_up_to"] - own["safety_stock"]))
 
 

@@ -18,7 +18,10 @@ left side the expected number of cycles with a stockout, the count the simulator
 
 Each item keeps its own level y_i or takes y_i - 1: never more than one unit below what its own
 target asks, so that no item's service is traded away wholesale (the caveat SPT raise against
-the unconstrained aggregate solution). Lowering item i saves c_i and spends
+the unconstrained aggregate solution), and never down to nothing: an item at y_i = 1 keeps its
+unit (at 0 a slow item still meets P(D = 0) of its cycles but fills none of its demand from
+stock; on the car parts data allowing it cost a tenth of the fill rate at a 0.90 target,
+docs/outcomes.md). Lowering item i saves c_i and spends
 w_i (F_i(y_i) - F_i(y_i - 1)) of the group's slack sum_i w_i (F_i(y_i) - alpha_i); the items are
 lowered in ascending order of slack spent per unit of money while the slack lasts (the greedy of
 the 0-1 knapsack, which leaves at most one item's step unspent per group). A group's expected CSL
@@ -41,7 +44,7 @@ def pooled_csl_levels(level, cdf_at_level, cdf_below, target, weight, unit_cost,
     ``level``: each item's own whole-unit CSL level y_i; ``cdf_at_level`` F_i(y_i) and
     ``cdf_below`` F_i(y_i - 1); ``target`` alpha_i; ``weight`` w_i (cycles per period);
     ``unit_cost`` c_i (> 0; pass ones to minimise units); ``group`` the pool of each item.
-    Returns the levels ``(n_items,)``: y_i, or y_i - 1 where y_i >= 1.
+    Returns the levels ``(n_items,)``: y_i, or y_i - 1 where y_i >= 2.
     """
     level = np.asarray(level, dtype=np.float64)
     weight = np.asarray(weight, dtype=np.float64)
@@ -50,7 +53,7 @@ def pooled_csl_levels(level, cdf_at_level, cdf_below, target, weight, unit_cost,
     slack = np.bincount(group, weights=weight * np.maximum(np.asarray(cdf_at_level) - target, 0.0),
                         minlength=n_groups)  # (n_groups,)
     step = weight * (np.asarray(cdf_at_level) - np.asarray(cdf_below))  # slack spent by lowering
-    candidate = level >= 1.0
+    candidate = level >= 2.0  # never down to an empty shelf
     with np.errstate(divide="ignore", invalid="ignore"):
         price = np.where(candidate, step / np.asarray(unit_cost, dtype=np.float64), np.inf)
     order = np.lexsort((np.arange(level.size), price, group))  # by group, then cheapest slack first
