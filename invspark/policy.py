@@ -80,7 +80,6 @@ import pyarrow.compute as pc
 from invspark.errors import InputDataError
 from invspark.kernels import budget as budget_kernel
 from invspark.kernels import cost_policies, order_rounding, pooled_service, service_policies
-from invspark.kernels.pooled_service import SERVICE_TARGET_SCOPES
 from invspark.kernels.undershoot import plus_undershoot
 from invspark.kernels.demand_over_interval import (
     DISTRIBUTIONS,
@@ -385,8 +384,8 @@ def compute_policies(frame: pd.DataFrame, pool_service_by: str | None = None) ->
     `pool_service_by`: a column of `frame` whose groups meet their CSL targets together
     (kernels.pooled_service): the CSL rows of a group with demand take whole-unit levels, each its
     own level or one unit less (never 0 from 1), so that the group's expected stockout occasions
-    are those its targets allow, at the least stock. Rows where the column is null, fill-rate and cost-mode
-    rows keep their own levels.
+    are those its targets allow, at the least stock. Rows where the column is null, fill-rate and
+    cost-mode rows keep their own levels.
     """
     batch = _solve(frame)
     if pool_service_by is None:

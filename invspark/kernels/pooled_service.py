@@ -11,7 +11,7 @@ stockout occasions per period,
 
 the aggregate criterion behind the exchange curves of Silver, Pyke & Thomas (2017), *Inventory
 and Production Management in Supply Chains*, 4th ed., ch. 6 (total safety stock against the
-total expected stockout occasions per year, TESOPY; Brown 1967), with the investment
+total expected stockout occasions per year, TESOPY), with the investment
 sum_i c_i y_i minimised. ``w_i`` = 1 / R for (R,S) and mu / Q for lot-sized policies makes the
 left side the expected number of cycles with a stockout, the count the simulator's pooled CSL
 (kernels.inventory_simulation) is made of.

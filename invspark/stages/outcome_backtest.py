@@ -59,7 +59,8 @@ from scipy import stats
 from invspark.errors import ConfigError, InputDataError
 from invspark.kernels import inventory_simulation as sim
 from invspark.kernels import pooled_service
-from invspark.policy import SERVICE_LEVEL_TYPES, SERVICE_TARGET_SCOPES, compute_policies
+from invspark.kernels.pooled_service import SERVICE_TARGET_SCOPES
+from invspark.policy import SERVICE_LEVEL_TYPES, compute_policies
 from invspark.stages.forecast import DEFAULT_MODELS, ForecastSettings, forecast_bucket
 
 POLICY_FAMILIES = ("invspark", "static_cover", "mae_normal")
@@ -239,7 +240,8 @@ def policy_levels(forecast: pd.DataFrame, truncated: pd.DataFrame, settings: Out
         "service_pool": (np.repeat(targets.astype(str), n).astype(object) + " "
                          + np.tile(forecast["segment"].fillna("").to_numpy(dtype=object), k)),
     })
-    levels = compute_policies(rows, pool_service_by="service_pool" if settings.service_target_scope == "segment" else None)
+    pooled = settings.service_target_scope == "segment"
+    levels = compute_policies(rows, pool_service_by="service_pool" if pooled else None)
     frames.append(pd.DataFrame({
         "policy": "invspark", "knob": np.repeat(targets, n), "series": np.tile(series, k),
         "policy_type": settings.invspark_policy, "reorder_point": levels["reorder_point"].to_numpy(dtype=float),
@@ -438,7 +440,8 @@ def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, se
     """
     truncated, actual, censored = split_holdout(panel, settings)
     forecast, levels, reorder_path, order_up_to_path, has_levels = planned_paths(panel, settings)
-    if reference_order_up_to is not None and settings.service_target_scope == "segment" and settings.service_level_type == "csl":
+    pooled = settings.service_target_scope == "segment" and settings.service_level_type == "csl"
+    if reference_order_up_to is not None and pooled:
         if reference_cdf is None:
             raise InputDataError("a segment-pooled reference needs reference_cdf = (P(D <= S), P(D <= S - 1))")
         unit_cost = panel["unit_cost"].to_numpy(dtype=float) if "unit_cost" in panel else np.ones(len(panel))

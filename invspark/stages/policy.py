@@ -44,7 +44,8 @@ import pandas as pd
 import pyarrow as pa
 
 from invspark.errors import ConfigError
-from invspark.policy import POLICIES, SERVICE_LEVEL_TYPES, SERVICE_TARGET_SCOPES, allocate_budget, compute_policies
+from invspark.kernels.pooled_service import SERVICE_TARGET_SCOPES
+from invspark.policy import POLICIES, SERVICE_LEVEL_TYPES, allocate_budget, compute_policies
 
 POLICY_SCHEMA = pa.schema([
     ("sku_id", pa.string()), ("location_id", pa.string()), ("policy", pa.string()),
