@@ -132,3 +132,15 @@ def test_policy_batch_pools_by_segment_whatever_the_row_order_and_spares_item_ta
 def test_settings_reject_an_unknown_scope():
     with pytest.raises(ConfigError, match="service_target_scope must be one of"):
         PolicySettings(service_target_scope="location")
+
+
+def test_budgeted_locations_keep_their_budget_levels_and_the_others_pool():
+    rows = negbin_rows(300, seed=4, segments=("AX-smooth", "CZ-lumpy")).drop(columns="service_level_target")
+    rows["location_id"] = np.where(np.arange(300) < 100, "L1", "L2")
+    rows["safety_stock_budget"] = np.where(rows["location_id"] == "L1", 50.0, np.nan)
+    series_scope = policy_batch(rows, PolicySettings())
+    segment_scope = policy_batch(rows, PolicySettings(service_target_scope="segment"))
+    budgeted = (rows["location_id"] == "L1").to_numpy()
+    np.testing.assert_array_equal(segment_scope["order_up_to"][budgeted], series_scope["order_up_to"][budgeted])
+    assert segment_scope["exception"][budgeted].fillna("").str.contains("target_unreachable_budget").any()
+    assert (segment_scope["order_up_to"][~budgeted] < series_scope["order_up_to"][~budgeted]).any()
