@@ -384,8 +384,8 @@ def compute_policies(frame: pd.DataFrame, pool_service_by: str | None = None) ->
     `pool_service_by`: a column of `frame` whose groups meet their CSL targets together
     (kernels.pooled_service): the CSL rows of a group with demand take whole-unit levels, each its
     own level or one unit less (never 0 from 1), so that the group's expected stockout occasions
-    are those its targets allow, at the least stock. Rows where the column is null, fill-rate and
-    cost-mode rows keep their own levels.
+    are those its targets allow, at the least money (`unit_cost`; where unknown, the group's
+    median). Rows where the column is null, fill-rate and cost-mode rows keep their own levels.
     """
     batch = _solve(frame)
     if pool_service_by is None:
@@ -414,12 +414,19 @@ def _pooled_levels(frame: pd.DataFrame, batch: _Batch, column: str) -> np.ndarra
         return level
     protection = batch.protection.take(pooled)
     own = np.ceil(batch.level[pooled] - 1e-9)  # whole units: a continuous family's level rounded up
-    unit_cost = inputs["unit_cost"][pooled]
     codes, _ = pd.factorize(key[pooled])
     level[pooled] = pooled_service.pooled_csl_levels(
         own, protection.cdf(own), protection.cdf(own - 1.0), inputs["service_level_target"][pooled],
-        _cycles_per_period(batch)[pooled], np.where(unit_cost > 0, unit_cost, 1.0), codes)
+        _cycles_per_period(batch)[pooled], _pool_unit_costs(inputs["unit_cost"][pooled], codes), codes)
     return level
+
+
+def _pool_unit_costs(unit_cost: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Each row's unit cost, where unknown (null or <= 0) its pool's median known cost, else 1:
+    a pool without any cost minimises units, and one with a few unknowns prices them as typical."""
+    known = pd.Series(np.where(unit_cost > 0, unit_cost, np.nan))
+    typical = known.groupby(codes).transform("median").fillna(1.0)
+    return known.fillna(typical).to_numpy()
 
 
 def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "location_id",

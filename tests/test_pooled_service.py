@@ -144,3 +144,10 @@ def test_budgeted_locations_keep_their_budget_levels_and_the_others_pool():
     np.testing.assert_array_equal(segment_scope["order_up_to"][budgeted], series_scope["order_up_to"][budgeted])
     assert segment_scope["exception"][budgeted].fillna("").str.contains("target_unreachable_budget").any()
     assert (segment_scope["order_up_to"][~budgeted] < series_scope["order_up_to"][~budgeted]).any()
+
+
+def test_unknown_unit_costs_are_priced_at_their_pools_median():
+    from invspark.policy import _pool_unit_costs
+
+    costs = _pool_unit_costs(np.array([2.0, np.nan, 4.0, 0.0, np.nan, np.nan]), np.array([0, 0, 0, 0, 1, 1]))
+    np.testing.assert_array_equal(costs, [2.0, 3.0, 4.0, 3.0, 1.0, 1.0])
