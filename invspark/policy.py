@@ -417,16 +417,8 @@ def _pooled_levels(frame: pd.DataFrame, batch: _Batch, column: str) -> np.ndarra
     codes, _ = pd.factorize(key[pooled])
     level[pooled] = pooled_service.pooled_csl_levels(
         own, protection.cdf(own), protection.cdf(own - 1.0), inputs["service_level_target"][pooled],
-        _cycles_per_period(batch)[pooled], _pool_unit_costs(inputs["unit_cost"][pooled], codes), codes)
+        _cycles_per_period(batch)[pooled], pooled_service.pool_unit_costs(inputs["unit_cost"][pooled], codes), codes)
     return level
-
-
-def _pool_unit_costs(unit_cost: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Each row's unit cost, where unknown (null or <= 0) its pool's median known cost, else 1:
-    a pool without any cost minimises units, and one with a few unknowns prices them as typical."""
-    known = pd.Series(np.where(unit_cost > 0, unit_cost, np.nan))
-    typical = known.groupby(codes).transform("median").fillna(1.0)
-    return known.fillna(typical).to_numpy()
 
 
 def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "location_id",
@@ -463,15 +455,10 @@ def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "locati
     level = batch.level.copy() if pool_service_by is None else _pooled_levels(frame, batch, pool_service_by)
     multiplier = np.full(len(frame), np.nan)
     if budgeted.any():
-        inputs = batch.inputs
         protection = batch.protection.take(budgeted)
         upper = batch.level[budgeted]
         lower = np.minimum(protection.mean, upper)
-        is_rs = inputs["policy"][budgeted] == "RS"
-        quantity = batch.quantity[budgeted]
-        mu = inputs["demand_mean"][budgeted]
-        safe_q = np.where(quantity > 0, quantity, 1.0)
-        weight = np.where(is_rs, 1.0 / inputs["review_period"][budgeted], mu / safe_q)
+        weight = _cycles_per_period(batch)[budgeted]  # expected shortage per cycle -> per period
         codes, locations = pd.factorize(frame[location_column][budgeted])
         new_level, group_multiplier = budget_kernel.allocate_budget(
             protection, weight, unit_cost[budgeted], lower, upper, codes,

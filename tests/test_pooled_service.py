@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from invspark.errors import ConfigError, InputDataError
-from invspark.kernels.pooled_service import pooled_csl_levels
+from invspark.kernels.pooled_service import pool_unit_costs, pooled_csl_levels
 from invspark.policy import compute_policies
 from invspark.stages.policy import PolicySettings, policy_batch
 
@@ -147,7 +147,5 @@ def test_budgeted_locations_keep_their_budget_levels_and_the_others_pool():
 
 
 def test_unknown_unit_costs_are_priced_at_their_pools_median():
-    from invspark.policy import _pool_unit_costs
-
-    costs = _pool_unit_costs(np.array([2.0, np.nan, 4.0, 0.0, np.nan, np.nan]), np.array([0, 0, 0, 0, 1, 1]))
+    costs = pool_unit_costs(np.array([2.0, np.nan, 4.0, 0.0, np.nan, np.nan]), np.array([0, 0, 0, 0, 1, 1]))
     np.testing.assert_array_equal(costs, [2.0, 3.0, 4.0, 3.0, 1.0, 1.0])

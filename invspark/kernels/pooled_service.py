@@ -33,6 +33,7 @@ All per-item arrays are ``(n_items,)``; ``group`` holds codes 0..n_groups-1.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 # Who meets a CSL target: every series on its own, or the series of a segment together (this module).
 SERVICE_TARGET_SCOPES = ("series", "segment")
@@ -64,3 +65,12 @@ def pooled_csl_levels(level, cdf_at_level, cdf_below, target, weight, unit_cost,
     lowered = np.zeros(level.size, dtype=bool)
     lowered[order] = candidate[order] & (within <= slack[group[order]] * (1.0 + 1e-12))
     return np.where(lowered, level - 1.0, level)
+
+
+def pool_unit_costs(unit_cost, group) -> np.ndarray:
+    """Each item's unit cost, where unknown (NaN or <= 0) its group's median known cost, else 1:
+    a group without any cost minimises units, and one with a few unknowns prices them as typical.
+    ``(n_items,)``."""
+    known = pd.Series(np.where(np.asarray(unit_cost, dtype=np.float64) > 0, unit_cost, np.nan))
+    typical = known.groupby(np.asarray(group)).transform("median").fillna(1.0)
+    return known.fillna(typical).to_numpy()

@@ -237,11 +237,13 @@ def policy_levels(forecast: pd.DataFrame, truncated: pd.DataFrame, settings: Out
         "lead_time_mean": np.tile(lead, k), "lead_time_std": np.tile(lead_std, k), "review_period": np.tile(review, k),
         "policy": settings.invspark_policy, "service_level_type": settings.service_level_type,
         "service_level_target": np.repeat(targets, n),  # (k * n,): target-major, then series
-        "service_pool": (np.repeat(targets.astype(str), n).astype(object) + " "
-                         + np.tile(forecast["segment"].fillna("").to_numpy(dtype=object), k)),
     })
-    pooled = settings.service_target_scope == "segment"
-    levels = compute_policies(rows, pool_service_by="service_pool" if pooled else None)
+    pool = None
+    if settings.service_target_scope == "segment":  # one pool per target x segment
+        pool = "service_pool"
+        codes, _ = pd.factorize(forecast["segment"].fillna(""))
+        rows[pool] = np.repeat(np.arange(k), n) * (codes.max(initial=0) + 1) + np.tile(codes, k)
+    levels = compute_policies(rows, pool_service_by=pool)
     frames.append(pd.DataFrame({
         "policy": "invspark", "knob": np.repeat(targets, n), "series": np.tile(series, k),
         "policy_type": settings.invspark_policy, "reorder_point": levels["reorder_point"].to_numpy(dtype=float),
@@ -416,10 +418,11 @@ def pooled_reference(order_up_to: np.ndarray, cdf_at: np.ndarray, cdf_below: np.
         + np.arange(H)[None, None, :]  # (k, n, H): one pool per target x segment x period
     dead = (order_up_to == 0) & (cdf_at >= 1.0)
     weight = np.where(dead, 0.0, 1.0 / review[None, :, None])  # (k, n, H): cycles per period
-    cost = np.broadcast_to(np.where(unit_cost > 0, unit_cost, 1.0)[None, :, None], (k, n, H))
+    cost = np.broadcast_to(np.asarray(unit_cost, dtype=float)[None, :, None], (k, n, H))
     target = np.broadcast_to(np.asarray(targets, dtype=float)[:, None, None], (k, n, H))
     level = pooled_service.pooled_csl_levels(order_up_to.ravel(), cdf_at.ravel(), cdf_below.ravel(), target.ravel(),
-                                             weight.ravel(), cost.ravel(), group.ravel())
+                                             weight.ravel(), pooled_service.pool_unit_costs(cost.ravel(), group.ravel()),
+                                             group.ravel())
     return level.reshape(k, n, H)
 
 
@@ -444,7 +447,7 @@ def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, se
     if reference_order_up_to is not None and pooled:
         if reference_cdf is None:
             raise InputDataError("a segment-pooled reference needs reference_cdf = (P(D <= S), P(D <= S - 1))")
-        unit_cost = panel["unit_cost"].to_numpy(dtype=float) if "unit_cost" in panel else np.ones(len(panel))
+        unit_cost = panel["unit_cost"].to_numpy(dtype=float) if "unit_cost" in panel else np.full(len(panel), np.nan)
         reference_order_up_to = pooled_reference(
             reference_order_up_to, *reference_cdf, settings.service_targets, forecast["segment"].to_numpy(dtype=object),
             _review_periods(levels[levels["policy"] == "invspark"], len(panel)), unit_cost)

@@ -192,16 +192,16 @@ def policy_batch(frame: pd.DataFrame, settings: PolicySettings) -> pd.DataFrame:
     (`demand_mean`, `demand_std`, optional `distribution`, `segment`, `abc`, `xyz`), lead times
     and review period, and any item / inventory / location columns compute_policies reads.
     """
+    budget = _number(frame, "safety_stock_budget")
     pool = None
     if settings.service_target_scope == "segment":
         # a pool's ties are broken by row order: put the rows in key order, whatever the batch's
         order = np.lexsort((frame["location_id"].to_numpy(dtype=str), frame["sku_id"].to_numpy(dtype=str)))
-        frame = frame.iloc[order]
-        pooled = _number(frame, "service_level_target").isna() & _number(frame, "safety_stock_budget").isna()
+        frame, budget = frame.iloc[order], budget.iloc[order]
+        pooled = _number(frame, "service_level_target").isna() & budget.isna()
         frame = frame.assign(service_pool=_text(frame, "segment").where(pooled, None))
         pool = "service_pool"
     resolved = resolve_targets_and_policies(frame, settings)
-    budget = _number(frame, "safety_stock_budget")
     if budget.notna().any():
         budgets = budget.groupby(frame["location_id"]).first().dropna()
         policies = allocate_budget(resolved, budgets, pool_service_by=pool)
