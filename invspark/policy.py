@@ -18,6 +18,7 @@ Input columns (CONTRACTS.md `inventory_policy` / pure-Python faces) and their de
 | `distribution` | 'normal' ('normal', 'poisson', 'negbin', 'gamma', 'empirical'; see kernels.demand_over_interval) |
 | `demand_shape` (list of floats at kernels.empirical_quantiles.SHAPE_LEVELS) | null: an 'empirical' row without one is fitted as a gamma with its two moments |
 | `demand_std_history` (per period: the std of the series' own demand in its history) | null: no floor. A negative binomial row's quantiles are at least those of the law of the same mean with this std (the dispersion floor of kernels.demand_over_interval) |
+| `adi`, `cv2_size` (the history's average inter-demand interval and its non-zero sizes' squared CV) | null: no compound floor. A negative binomial row with `adi` >= 1.32 takes as its floor the compound binomial law of intermittent demand with occurrence 1 / `adi` and these sizes, in place of the `demand_std_history` one (kernels.demand_over_interval, kernels.compound_demand) |
 | `unit_cost`, `holding_cost_rate` (per year) | null |
 | `periods_per_year` | 52 (converts holding_cost_rate to per period) |
 | `holding_cost` (per unit per period) | unit_cost * holding_cost_rate / periods_per_year |
@@ -112,6 +113,8 @@ DEFAULTS = {
     "backorders": 0.0,
     "capacity_units": np.nan,
     "demand_std_history": np.nan,
+    "adi": np.nan,
+    "cv2_size": np.nan,
 }
 OUTPUT_COLUMNS = (
     "policy", "safety_stock", "reorder_point", "order_up_to", "order_quantity",
@@ -170,6 +173,8 @@ def _read_inputs(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         ("demand_mean", inputs["demand_mean"] < 0, "demand is non-negative"),
         ("demand_std", inputs["demand_std"] < 0, "a standard deviation is non-negative"),
         ("demand_std_history", inputs["demand_std_history"] < 0, "a standard deviation is non-negative"),
+        ("adi", inputs["adi"] < 1, "an average inter-demand interval is at least 1 period"),
+        ("cv2_size", inputs["cv2_size"] < 0, "a squared coefficient of variation is non-negative"),
         ("lead_time_mean", inputs["lead_time_mean"] < 0, "lead times are >= 0 periods"),
         ("lead_time_std", inputs["lead_time_std"] < 0, "a standard deviation is non-negative"),
         ("review_period",
@@ -248,11 +253,12 @@ def _solve(frame: pd.DataFrame) -> _Batch:
     lead_missing = np.isnan(inputs["lead_time_mean"])
     usable = ~no_history & ~lead_missing
 
-    shape, own_std = inputs["demand_shape"], inputs["demand_std_history"]
+    shape = inputs["demand_shape"]
+    own_law = {"floor_std": inputs["demand_std_history"], "adi": inputs["adi"], "size_cv2": inputs["cv2_size"]}
     lead = demand_over_interval(mu, sigma, inputs["lead_time_mean"], inputs["lead_time_std"],
-                                np.zeros(n), distribution, shape, own_std)
+                                np.zeros(n), distribution, shape, **own_law)
     periodic = demand_over_interval(mu, sigma, inputs["lead_time_mean"],
-                                    inputs["lead_time_std"], review, distribution, shape, own_std)
+                                    inputs["lead_time_std"], review, distribution, shape, **own_law)
     over_review = np.isin(policy, ("RS", "RsS"))
     protection = select(over_review, periodic, lead)
     # (s,S) and (R,s,S) order from s - U: protect X + U, U the undershoot of one period's

@@ -71,7 +71,9 @@ def test_one_row_per_series_and_every_column_filled(result):
     panel, _, out = result
     assert list(out.columns) == FORECAST_BUCKET_SCHEMA.names
     assert out[["sku_id", "location_id"]].equals(panel[["sku_id", "location_id"]])
-    assert not out.drop(columns=["backtest", "demand_shape"]).isna().any().any()
+    assert not out.drop(columns=["backtest", "demand_shape", "adi"]).isna().any().any()
+    never_sold = [not (np.nan_to_num(np.asarray(units, dtype=float)) > 0).any() for units in panel["units"]]
+    assert out["adi"].isna().tolist() == never_sold  # no demand yet: no inter-demand interval
     assert out["demand_shape"].isna().to_numpy().tolist() == (out["distribution"] != "empirical").tolist()
     table = pa.Table.from_pandas(out, schema=FORECAST_BUCKET_SCHEMA, preserve_index=False)
     assert table.num_rows == len(panel)
@@ -467,6 +469,20 @@ def test_demand_std_history_is_the_sample_std_of_each_series_own_history():
     out = forecast_bucket(panel, SETTINGS)
     expected = np.array([np.nanstd(units, ddof=1) for units in panel["units"]])
     np.testing.assert_allclose(out["demand_std_history"].to_numpy(dtype=float), expected, rtol=1e-12)
+
+
+def test_adi_and_cv2_size_are_the_syntetos_boylan_statistics_of_the_uncensored_history():
+    """The policy's compound binomial law of intermittent demand takes them: ADI = observed periods
+    per period with demand, CV² (ddof 0) of the non-zero sizes."""
+    panel, _ = make_panel(n=40, seed=5)
+    panel["censored"] = [np.zeros(T, dtype=bool)] * len(panel)
+    out = forecast_bucket(panel, SETTINGS)
+    for units, adi, cv2 in zip(panel["units"], out["adi"], out["cv2_size"]):
+        observed = np.asarray(units, dtype=float)
+        observed = observed[~np.isnan(observed)]
+        sizes = observed[observed > 0]
+        assert adi == pytest.approx(observed.size / sizes.size)
+        assert cv2 == pytest.approx(sizes.var() / sizes.mean() ** 2 if sizes.size >= 2 else 0.0)
 
 
 def test_a_few_empirical_rows_take_their_shape_from_their_whole_group():

@@ -12,6 +12,7 @@ from scipy import stats
 
 from invspark.errors import InputDataError
 from invspark.kernels import cost_policies
+from invspark.kernels.compound_demand import CompoundBinomial
 from invspark.policy import compute_policies
 
 
@@ -393,6 +394,32 @@ def test_lumpy_negative_binomial_rows_take_the_higher_quantile_of_the_demands_ow
     np.testing.assert_allclose(out["expected_csl"][:4],
                                [min(forecast_law.cdf(s), own_law.cdf(s)) for s in expected])
     assert (out["expected_csl"][:4] >= np.array(targets)).all()
+
+
+def test_intermittent_rows_take_the_compound_binomial_quantile_of_their_history():
+    """RS, L + R = 2 periods, per-period mean 0.9 and forecast std 1.8: F = NB(mean 1.8, var 6.48).
+    A history with a demand one period in three (ADI 3) of sizes with CV² 0.25 gives the compound
+    binomial G of kernels.compound_demand; the level is the smallest whole S with min(F, G) >= the
+    target. A frequent history (ADI 1.2) keeps the std floor."""
+    targets = [0.5, 0.7, 0.8, 0.95]
+    rows = frame(demand_mean=0.9, demand_std=1.8, demand_std_history=1.5, adi=[3.0] * 4 + [1.2] * 4,
+                 cv2_size=0.25, lead_time_mean=1.0, review_period=1.0, distribution="negbin",
+                 service_level_target=targets * 2)
+    out = compute_policies(rows)
+    forecast_law = stats.nbinom(3.24 / 4.68, 1.8 / 6.48)
+    own = CompoundBinomial.with_mean(np.array([1.8]), np.array([2.0]), np.array([1 / 3]), np.array([0.25]))
+    envelope = np.minimum(forecast_law.cdf(np.arange(60)), own.cdf_grid(60)[0])
+    assert out["order_up_to"][:4].tolist() == [np.argmax(envelope >= a) for a in targets]
+    np.testing.assert_allclose(out["expected_csl"][:4], [envelope[np.argmax(envelope >= a)] for a in targets])
+    std_floor = stats.nbinom(3.24 / (2 * 2.25 - 1.8), 1.8 / (2 * 2.25))
+    assert out["order_up_to"][4:].tolist() == [max(forecast_law.ppf(a), std_floor.ppf(a)) for a in targets]
+    assert out["order_up_to"][1] > out["order_up_to"][5]  # the bump at one demand's size
+
+
+@pytest.mark.parametrize("column, value, message", [("adi", 0.5, "adi.*at least 1"), ("cv2_size", -0.1, "cv2_size.*non-negative")])
+def test_bad_history_statistics_are_refused(column, value, message):
+    with pytest.raises(InputDataError, match=message):
+        compute_policies(frame(demand_mean=1.0, demand_std=1.0, lead_time_mean=1.0, **{column: value}))
 
 
 def test_fill_rate_level_stops_at_the_0999_quantile_and_flags_the_row():

@@ -46,6 +46,21 @@ below ``c`` the envelope is G, from ``c`` on it is F, and its loss function is
 High quantiles (the forecast's level error) stay F's, low ones (the demand's own zero mass)
 become G's. Measured against the generator's true law in docs/outcomes.md ("Dispersion floor").
 
+Intermittent rows (given the history's average inter-demand interval ``ADI >= 1.32``, the
+Syntetos-Boylan cut-off, and its sizes' squared CV): the demand's own law G is the compound
+binomial of kernels.compound_demand instead, over the interval's ``L + R`` periods, with
+occurrence ``1 / ADI`` and the sizes' CV², sized to the same mean (the sizes carry the level). A
+negative binomial of an intermittent series' two moments puts its mass smoothly from 0 down; the
+compound law keeps the zero mass and the bump at one demand's size, so its low and middle
+quantiles sit above the negative binomial's. G is kept where its variance is below F's, and X is
+again the envelope: cdf ``min(F, G)``, quantile ``max(F^-1, G^-1)``. The two cdfs can cross more
+than once here, so the loss function is taken as
+
+    n(x) = n_F(x) + integral from x of max(0, F - G),
+
+the excess kept per row on whole units (from G on a grid that holds all but 1e-7 of its mass, up
+to where the excess falls below 1e-10) and linear between them.
+
 `IntervalDemand` holds the fitted parameters and evaluates cdf, quantiles and the loss function
 E[(X - x)^+] for all series at once, grouping rows by family with boolean masks.
 """
@@ -57,7 +72,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import special, stats
 
-from invspark.kernels import empirical_quantiles, loss_functions
+from invspark.kernels import compound_demand, empirical_quantiles, loss_functions
+from invspark.kernels.segmentation import INTERMITTENT_ADI
 
 NORMAL, POISSON, NEGBIN, GAMMA, DETERMINISTIC, EMPIRICAL = 0, 1, 2, 3, 4, 5
 FAMILY_NAMES = {NORMAL: "normal", POISSON: "poisson", NEGBIN: "negbin", GAMMA: "gamma",
@@ -77,7 +93,13 @@ class IntervalDemand:
     Discrete families (Poisson, negbin) have integer quantiles. `floor_var` is the variance of the
     dispersion floor's law G, `floor_cross` the whole number c where its cdf meets the fitted law's
     F and `floor_shift` n_F(c) - n_G(c) (see the module docstring), all NaN in rows without a
-    floor; `mean` and `std` stay the fitted law's.
+    floor; `mean` and `std` stay the fitted law's. Rows whose floor is a compound binomial G
+    (kernels.compound_demand) have its `floor_periods`, `floor_occurrence`, `floor_size_mean` and
+    `floor_size_var` (NaN elsewhere), `floor_var` its variance, NaN `floor_cross` and
+    `floor_shift`, and the excess of F over G on whole units, E(x) = sum over y >= x of
+    max(0, F(y) - G(y)) for x = 0, 1, ..., in `floor_excess[start : start + length]`
+    (`floor_excess_start`, `floor_excess_length`; 0 past its end). `floor_excess` is a flat buffer,
+    the one field not indexed by series: sub-batches share it.
     """
 
     mean: np.ndarray
@@ -91,6 +113,13 @@ class IntervalDemand:
     floor_var: np.ndarray
     floor_cross: np.ndarray
     floor_shift: np.ndarray
+    floor_periods: np.ndarray
+    floor_occurrence: np.ndarray
+    floor_size_mean: np.ndarray
+    floor_size_var: np.ndarray
+    floor_excess_start: np.ndarray
+    floor_excess_length: np.ndarray
+    floor_excess: np.ndarray
 
     @property
     def discrete(self) -> np.ndarray:
@@ -101,28 +130,46 @@ class IntervalDemand:
         return {code: self.family == code for code in FAMILY_NAMES}
 
     def _floor(self) -> tuple[np.ndarray, "IntervalDemand"]:
-        """The rows with a dispersion floor ``(n_series,)`` bool, and the floor's law on those rows."""
-        rows = np.isfinite(self.floor_var)
+        """The rows with a negative binomial or Poisson floor ``(n_series,)`` bool, and its law on those rows."""
+        rows = np.isfinite(self.floor_var) & ~self._compound_rows()
         mean = self.mean[rows]
         count = self.floor_var[rows] > mean * (1.0 + 1e-9)
         return rows, fit_family(mean, np.where(count, self.floor_var[rows], mean), np.where(count, NEGBIN, POISSON))
 
+    def _compound_rows(self) -> np.ndarray:
+        """True in the rows whose floor is a compound binomial law ``(n_series,)``."""
+        return np.isfinite(self.floor_occurrence)
+
+    def _compound_law(self, rows) -> compound_demand.CompoundBinomial:
+        return compound_demand.CompoundBinomial(self.floor_periods[rows], self.floor_occurrence[rows],
+                                                self.floor_size_mean[rows], self.floor_size_var[rows])
+
     def cdf(self, x) -> np.ndarray:
         """P(X <= x), `x` `(n_series,)`."""
-        return self._enveloped(self._family_cdf, "cdf", np.minimum, x)
+        return self._enveloped(self._family_cdf, "cdf", np.minimum, x, self._compound_cdf)
 
     def ppf(self, q) -> np.ndarray:
         """The smallest x with P(X <= x) >= q (an integer for discrete families); `q` in (0, 1)."""
-        return self._enveloped(self._family_ppf, "ppf", np.maximum, q)
+        return self._enveloped(self._family_ppf, "ppf", np.maximum, q, self._compound_ppf)
 
-    def _enveloped(self, family_method, floor_method: str, combine, at) -> np.ndarray:
-        """`family_method(at)`, combined in the rows with a floor with the floor law's `floor_method`."""
+    def _enveloped(self, family_method, floor_method: str, combine, at, compound_method) -> np.ndarray:
+        """`family_method(at)`, combined in the rows with a floor with the floor law's `floor_method`
+        (a compound binomial floor's: `compound_method(rows, at)`)."""
         at = np.broadcast_to(np.asarray(at, dtype=np.float64), self.mean.shape)
         out = family_method(at)
         rows, floor = self._floor()
         if rows.any():
             out[rows] = combine(out[rows], getattr(floor, floor_method)(at[rows]))
+        rows = self._compound_rows()
+        if rows.any():
+            out[rows] = combine(out[rows], compound_method(rows, at[rows]))
         return out
+
+    def _compound_cdf(self, rows, x) -> np.ndarray:
+        return self._compound_law(rows).cdf(x)
+
+    def _compound_ppf(self, rows, q) -> np.ndarray:
+        return self._compound_law(rows).ppf(q)
 
     def loss(self, x) -> np.ndarray:
         """Expected shortage E[(X - x)^+] (the loss function n(x)), `x` `(n_series,)`."""
@@ -132,7 +179,22 @@ class IntervalDemand:
         if rows.any():
             below = x[rows] < self.floor_cross[rows]
             out[rows] = np.where(below, floor.loss(x[rows]) + self.floor_shift[rows], out[rows])
+        rows = self._compound_rows()
+        if rows.any() and self.floor_excess.size:
+            # n(x) = n_F(x) + the integral from x of max(0, F - G); that excess is E(j) at whole units
+            # and linear between them, and holds all of E(0) below 0
+            at = x[rows]
+            whole = np.floor(np.maximum(np.nan_to_num(at), 0.0))
+            here, after = (self._excess_at(rows, whole + step) for step in (0.0, 1.0))
+            out[rows] += np.where(at < 0, here, here - (at - whole) * (here - after))
         return out
+
+    def _excess_at(self, rows, unit) -> np.ndarray:
+        """E(unit) of the compound floor on `rows` at whole `unit` >= 0: its buffer, 0 past the end."""
+        start, length = self.floor_excess_start[rows], self.floor_excess_length[rows]
+        inside = unit < length
+        index = np.where(inside, start + np.minimum(unit, length - 1), 0).astype(np.intp)
+        return np.where(inside, self.floor_excess[index], 0.0)
 
     def _family_cdf(self, x) -> np.ndarray:
         """P(X <= x) under the fitted family alone (no floor)."""
@@ -212,7 +274,8 @@ class IntervalDemand:
 
     def take(self, index) -> "IntervalDemand":
         """The sub-batch at `index` (boolean mask or integer positions)."""
-        return IntervalDemand(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+        return IntervalDemand(*(self.floor_excess if f == "floor_excess" else getattr(self, f)[index]
+                                for f in self.__dataclass_fields__))
 
 
 def interval_moments(demand_mean, demand_std, lead_time_mean, lead_time_std, review_period):
@@ -231,7 +294,7 @@ def interval_moments(demand_mean, demand_std, lead_time_mean, lead_time_std, rev
 
 def demand_over_interval(
     demand_mean, demand_std, lead_time_mean, lead_time_std, review_period, distribution, demand_shape=None,
-    floor_std=None,
+    floor_std=None, adi=None, size_cv2=None,
 ) -> IntervalDemand:
     """Fit the demand over L + R periods for every series (see the module docstring).
 
@@ -240,7 +303,9 @@ def demand_over_interval(
     `distribution`: array of names from DISTRIBUTIONS. All `(n_series,)`. `demand_shape`:
     optional `(n_series, N_KNOTS)` standardized quantiles, used by `empirical` rows that have one.
     `floor_std`: optional per-period std of the series' own demand, the dispersion floor of the
-    rows fitted as negative binomial (NaN: no floor).
+    rows fitted as negative binomial (NaN: no floor). `adi`, `size_cv2`: optional, the history's
+    average inter-demand interval and its non-zero sizes' squared CV; negative binomial rows with
+    ``adi >= 1.32`` take the compound binomial floor instead (NaN: none).
     """
     distribution = np.asarray(distribution, dtype=object)
     mu = np.asarray(demand_mean, dtype=np.float64)
@@ -259,12 +324,68 @@ def demand_over_interval(
     floor_var = None
     if floor_std is not None:
         _, floor_var = interval_moments(mu, floor_std, lead_time_mean, lead_time_std, review_period)
+    compound = np.zeros(mu.shape, dtype=bool)
+    if adi is not None and size_cv2 is not None:
+        periods = np.asarray(lead_time_mean, dtype=np.float64) + np.asarray(review_period, dtype=np.float64)
+        compound, law = _compound_floor(mean, var, family, periods, adi, size_cv2)
+        if floor_var is not None:
+            floor_var = np.where(compound, np.nan, floor_var)
     fitted = fit_family(mean, var, family, floor_var)
+    if compound.any():
+        fitted = _with_compound_floor(fitted, compound, law)
     if demand_shape is None:
         return fitted
     shape = np.asarray(demand_shape, dtype=np.float64)
     shaped = (distribution == "empirical") & np.isfinite(shape).all(axis=1) & (fitted.family != DETERMINISTIC)
     return with_shape(fitted, shaped, shape)
+
+
+def _compound_floor(mean, var, family, periods, adi, size_cv2) -> tuple[np.ndarray, compound_demand.CompoundBinomial]:
+    """The rows `(n_series,)` that take a compound binomial floor, and the floor's law on those
+    rows: negative binomial rows of intermittent history (``adi >= 1.32``) over a positive
+    interval, where that law's variance is below the fitted `var` (module docstring)."""
+    adi, size_cv2 = np.asarray(adi, dtype=np.float64), np.asarray(size_cv2, dtype=np.float64)
+    candidate = ((family == NEGBIN) & (mean > 0) & (periods > 0) & np.isfinite(var) & np.isfinite(size_cv2)
+                 & np.isfinite(adi) & (adi >= INTERMITTENT_ADI))
+    law = compound_demand.CompoundBinomial.with_mean(mean[candidate], periods[candidate], 1.0 / adi[candidate],
+                                                     size_cv2[candidate])
+    rows = candidate.copy()
+    rows[candidate] = law.moments()[1] < var[candidate]
+    return rows, law.take(rows[candidate])
+
+
+def _with_compound_floor(fitted: IntervalDemand, rows: np.ndarray, law: compound_demand.CompoundBinomial,
+                         negligible: float = 1e-10) -> IntervalDemand:
+    """`fitted` (negative binomial on `rows`) with the compound binomial floor `law` on `rows`, its
+    excess E of F over G kept on whole units up to where it is `negligible` for every row. Rows
+    whose law is out of kernels.compound_demand's grid range keep no floor."""
+    positions = np.flatnonzero(rows)
+    excesses = []
+    for part, grid in law.cdf_grids():  # rows of a similar spread together
+        units = np.arange(grid.shape[1], dtype=np.float64)[None, :]
+        at = positions[part]
+        forecast_cdf = 1.0 - loss_functions.negbin_sf(units, fitted.nb_n[at, None], fitted.nb_p[at, None])
+        excess = np.cumsum(np.maximum(forecast_cdf - grid, 0.0)[:, ::-1], axis=1)[:, ::-1]
+        excesses.append((part, excess))
+    excess_start, excess_length = np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=np.int64)
+    kept = np.zeros(len(rows), dtype=bool)
+    buffer, end = [], 0
+    for part, excess in excesses:  # each row's cells up to where its excess is negligible, row after row
+        length = (excess > negligible).sum(axis=1)  # E falls with x: its non-negligible cells come first
+        buffer.append(excess[np.arange(excess.shape[1])[None, :] < length[:, None]])
+        excess_start[positions[part]] = end + np.cumsum(length) - length
+        excess_length[positions[part]] = length
+        kept[positions[part]] = True
+        end += int(length.sum())
+    on = kept[rows]  # the floor's rows that keep it
+    unset = np.full(len(rows), np.nan)
+    floor = {name: unset.copy() for name in ("floor_periods", "floor_occurrence", "floor_size_mean", "floor_size_var")}
+    for name, values in zip(floor, (law.periods, law.occurrence, law.size_mean, law.size_var)):
+        floor[name][positions[on]] = values[on]
+    floor_var = fitted.floor_var.copy()
+    floor_var[rows] = np.where(on, law.moments()[1], np.nan)
+    return replace(fitted, floor_var=floor_var, floor_excess_start=excess_start, floor_excess_length=excess_length,
+                   floor_excess=np.concatenate([np.zeros(0), *buffer]), **floor)
 
 
 def with_shape(demand: IntervalDemand, rows, shape) -> IntervalDemand:
@@ -281,7 +402,9 @@ def with_shape(demand: IntervalDemand, rows, shape) -> IntervalDemand:
     nan = np.where(rows, np.nan, 1.0)
     return IntervalDemand(mean, std, family, demand.nb_n * nan, demand.nb_p * nan, demand.gamma_shape * nan,
                           demand.gamma_scale * nan, knots, demand.floor_var * nan, demand.floor_cross * nan,
-                          demand.floor_shift * nan)
+                          demand.floor_shift * nan, demand.floor_periods * nan, demand.floor_occurrence * nan,
+                          demand.floor_size_mean * nan, demand.floor_size_var * nan,
+                          demand.floor_excess_start, np.where(rows, 0, demand.floor_excess_length), demand.floor_excess)
 
 
 def fit_family(mean, var, family, floor_var=None) -> IntervalDemand:
@@ -309,7 +432,8 @@ def fit_family(mean, var, family, floor_var=None) -> IntervalDemand:
     gamma_scale = np.where(gamma, var / safe_mean, np.nan)
     no_floor = np.full(mean.shape, np.nan)
     fitted = IntervalDemand(mean, std, family, nb_n, nb_p, gamma_shape, gamma_scale, np.full((len(mean), N_KNOTS), np.nan),
-                            no_floor, no_floor, no_floor)
+                            no_floor, no_floor, no_floor, no_floor, no_floor, no_floor, no_floor,
+                            np.zeros(len(mean), dtype=np.int64), np.zeros(len(mean), dtype=np.int64), np.zeros(0))
     if floor_var is None:
         return fitted
     floor_var = np.asarray(floor_var, dtype=np.float64)
@@ -364,7 +488,12 @@ def gamma_lead_time_poisson_demand(demand_rate, lead_time_mean, lead_time_std):
 def select(mask, when_true: IntervalDemand, when_false: IntervalDemand) -> IntervalDemand:
     """Row-wise choice between two fits of the same series: `when_true` where `mask`."""
     mask = np.asarray(mask, dtype=bool)
+    # the two compound floors' excess buffers joined, the second's after the first's
+    excess = np.concatenate([when_true.floor_excess, when_false.floor_excess])
+    when_false = replace(when_false, floor_excess_start=when_false.floor_excess_start + when_true.floor_excess.size)
     return IntervalDemand(*(
+        excess if f == "floor_excess" else
         np.where(mask.reshape(-1, *([1] * (getattr(when_true, f).ndim - 1))), getattr(when_true, f), getattr(when_false, f))
         for f in IntervalDemand.__dataclass_fields__
     ))
+

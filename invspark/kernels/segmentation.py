@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 PATTERNS = ("smooth", "erratic", "intermittent", "lumpy")
+INTERMITTENT_ADI = 1.32  # Syntetos, Boylan & Croston (2005): demand is intermittent from this ADI on
 
 
 def observed_demand(units: np.ndarray, censored: np.ndarray) -> np.ndarray:
@@ -70,7 +71,7 @@ def demand_statistics(units: np.ndarray, censored: np.ndarray) -> dict[str, np.n
     }
 
 
-def demand_pattern(adi: np.ndarray, cv2_size: np.ndarray, adi_cutoff: float = 1.32, cv2_cutoff: float = 0.49) -> np.ndarray:
+def demand_pattern(adi: np.ndarray, cv2_size: np.ndarray, adi_cutoff: float = INTERMITTENT_ADI, cv2_cutoff: float = 0.49) -> np.ndarray:
     """Syntetos-Boylan-Croston (2005) pattern per series, ``(n,)`` of str.
 
     ``smooth``: ADI < 1.32 and CV^2 < 0.49; ``erratic``: ADI < 1.32, CV^2 >= 0.49;

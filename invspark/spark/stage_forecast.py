@@ -24,6 +24,7 @@ from invspark.stages.forecast import FORECAST_BUCKET_SCHEMA, OUTPUT_QUANTILE_COL
 DISTRIBUTION_COLUMNS = (
     "sku_id", "location_id", "segment", "abc", "xyz", "demand_pattern", "lifecycle", "model", "distribution",
     "demand_mean", "demand_std", "lead_time_demand_mean", "lead_time_demand_std", "demand_shape", "demand_std_history",
+    "adi", "cv2_size",
 )
 
 

@@ -99,6 +99,7 @@ FORECAST_BUCKET_SCHEMA = pa.schema([
     ("distribution", pa.string()), ("history_stockout_periods", pa.int32()),
     ("demand_mean", pa.float64()), ("demand_std", pa.float64()),
     ("lead_time_demand_mean", pa.float64()), ("lead_time_demand_std", pa.float64()), ("demand_std_history", pa.float64()),
+    ("adi", pa.float64()), ("cv2_size", pa.float64()),
     ("demand_shape", pa.list_(pa.float64())),
     ("mean", pa.list_(pa.float64())), ("p10", pa.list_(pa.float64())), ("p50", pa.list_(pa.float64())),
     ("p90", pa.list_(pa.float64())), ("p95", pa.list_(pa.float64())), ("p99", pa.list_(pa.float64())),
@@ -135,7 +136,7 @@ class ForecastSettings:
     ensemble_size: int = 3
     ensemble_method: str = "median"
     challenger_every_fold: bool = True
-    adi_cutoff: float = 1.32
+    adi_cutoff: float = segmentation.INTERMITTENT_ADI
     cv2_cutoff: float = 0.49
     x_cutoff: float = 0.5
     y_cutoff: float = 1.0
@@ -444,12 +445,13 @@ def _combine(means: np.ndarray, weights: np.ndarray, method: str = "inverse_mse"
 
 
 def _segments(units: np.ndarray, censored: np.ndarray, abc: np.ndarray, settings: ForecastSettings):
-    """``(segment, xyz, pattern, lifecycle)`` per series ``(n,)`` from the history ``(n, t)`` given."""
+    """``(segment, xyz, pattern, lifecycle)`` per series ``(n,)`` from the history ``(n, t)`` given, and the
+    demand statistics they come from (segmentation.demand_statistics)."""
     stats = segmentation.demand_statistics(units, censored)
     xyz = segmentation.xyz_class(stats["cv"], settings.x_cutoff, settings.y_cutoff)
     pattern = segmentation.demand_pattern(stats["adi"], stats["cv2_size"], settings.adi_cutoff, settings.cv2_cutoff)
     life = segmentation.lifecycle(units, censored, settings.new_history, settings.inactive_periods)
-    return segmentation.segment_labels(abc, xyz, pattern, life), xyz, pattern, life
+    return segmentation.segment_labels(abc, xyz, pattern, life), xyz, pattern, life, stats
 
 
 def forecast_bucket(panel: pd.DataFrame, settings: ForecastSettings) -> pd.DataFrame:
@@ -490,7 +492,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     # 1. segmentation on the whole history (the output's labels) and as of each backtest origin
     #    (the ensemble of fold k pools its weights over segments known at o_k: no look-ahead)
     abc = np.where(pd.isna(panel["abc"].to_numpy(dtype=object)), "C", panel["abc"].to_numpy(dtype=object)).astype(object)
-    segment, xyz, pattern, life = _segments(units, censored, abc, settings)
+    segment, xyz, pattern, life, demand_stats = _segments(units, censored, abc, settings)
     fold_labels = [_segments(history.units[:, :origin], history.censored[:, :origin], abc, settings)
                    for history, origin in zip(fold_matrices, settings.origins)]
     fold_segments = [labels[0] for labels in fold_labels]
@@ -536,7 +538,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     #     ones from all folds
     final_factors = np.ones((len(base_names), n_series))
     if settings.level_calibration:
-        coarse = [np.where(lf == "active", pt, lf) for _, _, pt, lf in [(segment, xyz, pattern, life), *fold_labels]]
+        coarse = [np.where(lf == "active", pt, lf) for _, _, pt, lf, _ in [(segment, xyz, pattern, life, demand_stats), *fold_labels]]
         coarse_codes = pd.factorize(np.concatenate(coarse))[0].reshape(n_folds + 1, n_series)  # final, then folds
         fold_groups = [coarse_codes[1:], fold_segment_codes]  # (F, n) each
         moments = level_calibration.error_moments(fold_means, actual[None], scale2[None])  # (4, M, F, n)
@@ -664,6 +666,9 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     for key in ("demand_mean", "demand_std", "lead_time_demand_mean", "lead_time_demand_std"):
         out[key] = np.where(no_forecast, np.nan, interval[key])
     out["demand_std_history"] = np.where(no_forecast, np.nan, demand_distribution.history_std(units, censored))
+    # the Syntetos-Boylan statistics: the policy's compound binomial law of intermittent demand
+    for key in ("adi", "cv2_size"):
+        out[key] = np.where(no_forecast | ~np.isfinite(demand_stats[key]), np.nan, demand_stats[key])
     frame = pd.DataFrame(out)
     # empirical rows: the standardized shape of the error over the protection interval (the step
     # that covers lead time + review period), for the policy's quantiles (kernels.empirical_quantiles).

@@ -233,7 +233,7 @@ def policy_levels(forecast: pd.DataFrame, truncated: pd.DataFrame, settings: Out
         "demand_mean": np.tile(mean, k), "demand_std": np.tile(std, k),
         "distribution": np.tile(forecast["distribution"].to_numpy(dtype=object), k),
         "demand_shape": np.tile(forecast["demand_shape"].to_numpy(dtype=object), k),
-        "demand_std_history": np.tile(forecast["demand_std_history"].to_numpy(dtype=float), k),
+        **{key: np.tile(forecast[key].to_numpy(dtype=float), k) for key in ("demand_std_history", "adi", "cv2_size")},
         "lead_time_mean": np.tile(lead, k), "lead_time_std": np.tile(lead_std, k), "review_period": np.tile(review, k),
         "policy": settings.invspark_policy, "service_level_type": settings.service_level_type,
         "service_level_target": np.repeat(targets, n),  # (k * n,): target-major, then series
