@@ -115,3 +115,20 @@ def test_compound_floor_only_on_intermittent_history_and_lifts_the_middle_quanti
 def test_no_compound_floor_where_the_forecast_is_less_dispersed():
     demand = _intermittent([1 / 0.3], sigma=1.0)  # variance 2 over the interval, the compound law's 5
     assert not demand._compound_rows()[0]
+
+
+def test_select_and_take_keep_each_rows_compound_floor():
+    """Sub-batches and row-wise choices share or join the floors' excess buffers: every row
+    evaluates as in the batch it came from."""
+    from invspark.kernels.demand_over_interval import select
+
+    adi = np.array([3.0, 2.0, 1.1, 4.0])
+    lead = _intermittent(adi, review=0.0)
+    periodic = _intermittent(adi, review=2.0)
+    mask = np.array([True, False, True, False])
+    chosen = select(mask, periodic, lead)
+    x, q = np.array([0.5, 2.0, 3.7, 6.0]), np.full(4, 0.8)
+    for method, at in (("loss", x), ("cdf", x), ("ppf", q)):
+        expected = np.where(mask, getattr(periodic, method)(at), getattr(lead, method)(at))
+        np.testing.assert_array_equal(getattr(chosen, method)(at), expected)
+        np.testing.assert_array_equal(getattr(chosen.take([3, 0]), method)(at[[3, 0]]), expected[[3, 0]])
