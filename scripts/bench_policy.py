@@ -5,8 +5,10 @@
 
 The batch mixes the four distribution families, the four policies and both service-level types
 (half fill rate, which needs the loss-function inversion), with case packs, and gives each row a
-history std (the dispersion floor of its negative binomial rows); a second pass uses CSL targets
-only, a third the mixed batch without the floor. Prints rows per second for each.
+history std (the dispersion floor of its negative binomial rows) and the slow rows (mean below 5
+per period) an ADI of 1-5 and a size CV² (the compound binomial floor of the intermittent ones); a
+second pass uses CSL targets only, a third drops the ADI (the std floor only), a fourth both
+floors. Prints rows per second for each.
 
 `--spark N` runs the policy stage's own Spark path on N such series: the rows are generated on the
 executors (`mapInArrow`, seeded per partition), go through `stage_policy`'s `mapInArrow` of
@@ -33,6 +35,8 @@ def mixed_batch(n: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({
         "demand_mean": mean, "demand_std": np.sqrt(mean) * rng.uniform(0.8, 2.5, n),
         "demand_std_history": np.sqrt(mean) * rng.uniform(0.8, 1.5, n),  # the negbin rows' dispersion floor
+        "adi": np.where(mean < 5.0, rng.uniform(1.0, 5.0, n), 1.0),  # >= 1.32: the compound binomial floor
+        "cv2_size": rng.uniform(0.0, 1.0, n),
         "lead_time_mean": rng.uniform(0.5, 6, n), "lead_time_std": rng.uniform(0, 1.5, n),
         "review_period": rng.integers(1, 4, n).astype(float),
         "distribution": rng.choice(["normal", "poisson", "negbin", "gamma"], n),
@@ -103,7 +107,8 @@ def main() -> None:
     frame = mixed_batch(n)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; one process, one thread")
     passes = [("mixed (half fill rate)", frame), ("CSL only", frame.assign(service_level_type="csl")),
-              ("mixed, no dispersion floor", frame.drop(columns="demand_std_history"))]
+              ("mixed, std floor only", frame.drop(columns="adi")),
+              ("mixed, no dispersion floor", frame.drop(columns=["demand_std_history", "adi"]))]
     for label, batch in passes:
         cpu, wall = time.process_time(), time.perf_counter()
         out = compute_policies(batch)
