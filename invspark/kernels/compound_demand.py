@@ -75,17 +75,22 @@ class CompoundBinomial:
         occurrences_var = p * (1.0 - p) * self.periods + p**2 * fraction * (1.0 - fraction)
         return p * self.periods * m, p * self.periods * size_var + occurrences_var * m**2
 
-    def cdf_grid(self, width: int) -> np.ndarray:
-        """P(X <= x) for x = 0, 1, ..., width - 1: `(n, width)`."""
+    def _occurrences(self):
+        """(k, P(N = k)) for k = 0, 1, ... up to the most periods of any row: N's law per row `(n,)`,
+        the mixture of Binomial(floor P, p) and Binomial(floor P + 1, p)."""
         whole = np.floor(self.periods)
         fraction = self.periods - whole
-        p = self.occurrence
+        for k in range(int(whole.max(initial=0.0)) + 2):
+            yield k, ((1.0 - fraction) * stats.binom.pmf(k, whole, self.occurrence)
+                      + fraction * stats.binom.pmf(k, whole + 1.0, self.occurrence))
+
+    def cdf_grid(self, width: int) -> np.ndarray:
+        """P(X <= x) for x = 0, 1, ..., width - 1: `(n, width)`."""
         excess, negbin, r, q = self._excess()
         x = np.arange(width, dtype=np.float64)
         log_factorial = special.gammaln(x + 1.0)  # (width,)
         pmf = np.zeros((self.periods.size, width))
-        for k in range(int(whole.max(initial=0.0)) + 2):
-            weight = (1.0 - fraction) * stats.binom.pmf(k, whole, p) + fraction * stats.binom.pmf(k, whole + 1.0, p)  # (n,)
+        for k, weight in self._occurrences():
             if k == 0:
                 pmf[:, 0] += weight
                 continue
@@ -103,12 +108,9 @@ class CompoundBinomial:
     def cdf(self, x) -> np.ndarray:
         """P(X <= x), `x` `(n,)`: the binomial mixture of the k sizes' laws at x - k."""
         x = np.floor(np.asarray(x, dtype=np.float64))
-        whole = np.floor(self.periods)
-        fraction = self.periods - whole
         excess, negbin, r, q = self._excess()
         out = np.zeros(self.periods.size)
-        for k in range(int(whole.max(initial=0.0)) + 2):
-            weight = (1.0 - fraction) * stats.binom.pmf(k, whole, self.occurrence) + fraction * stats.binom.pmf(k, whole + 1.0, self.occurrence)
+        for k, weight in self._occurrences():
             rest = x - k
             below = np.where(negbin, loss_functions.negbin_sf(rest, np.maximum(k * r, 1e-300), q),
                              loss_functions.poisson_sf(rest, k * excess))
@@ -117,14 +119,19 @@ class CompoundBinomial:
 
     def ppf(self, q) -> np.ndarray:
         """The smallest whole x with P(X <= x) >= q, `q` `(n,)` in (0, 1) (bisection on whole units);
-        NaN where q is outside (0, 1)."""
+        NaN where q is outside (0, 1) or beyond what the cdf's rounding reaches."""
         given = np.asarray(q, dtype=np.float64)
         valid = (given > 0) & (given < 1)
         q = np.where(valid, given, 0.5)
         mean, var = self.moments()
         hi = np.ceil(mean + 2.0 * np.sqrt(var))
-        while not (reached := self.cdf(hi) >= q).all():
+        for _ in range(64):  # widen until past the quantile (a few doublings; 64 bound the rounding's worst case)
+            if (reached := self.cdf(hi) >= q).all():
+                break
             hi = np.where(reached, hi, 2.0 * hi + 1.0)
+        valid &= reached
+        q = np.where(valid, q, 0.5)
+        hi = np.where(valid, hi, np.ceil(mean))
         lo = np.zeros_like(hi)
         while (lo < hi).any():
             mid = np.floor((lo + hi) / 2.0)
