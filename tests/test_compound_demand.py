@@ -142,3 +142,11 @@ def test_select_and_take_keep_each_rows_compound_floor():
         expected = np.where(mask, getattr(periodic, method)(at), getattr(lead, method)(at))
         np.testing.assert_array_equal(getattr(chosen, method)(at), expected)
         np.testing.assert_array_equal(getattr(chosen.take([3, 0]), method)(at[[3, 0]]), expected[[3, 0]])
+
+
+def test_a_law_beyond_the_widest_grid_keeps_the_std_floor():
+    """Sizes of mean 2.7 with CV² 2,000 (almost all 1-3 units, now and then thousands) have a tail
+    far past the kernel's 4,096-unit grid: that row keeps the negative binomial floor of its std."""
+    demand = _intermittent([3.0], size_cv2=2000.0, sigma=300.0)
+    assert not demand._compound_rows()[0]
+    assert np.isfinite(demand.floor_cross[0]) and demand.floor_var[0] == pytest.approx(2 * 1.5**2)

@@ -328,8 +328,6 @@ def demand_over_interval(
     if adi is not None and size_cv2 is not None:
         periods = np.asarray(lead_time_mean, dtype=np.float64) + np.asarray(review_period, dtype=np.float64)
         compound, law = _compound_floor(mean, var, family, periods, adi, size_cv2)
-        if floor_var is not None:
-            floor_var = np.where(compound, np.nan, floor_var)
     fitted = fit_family(mean, var, family, floor_var)
     if compound.any():
         fitted = _with_compound_floor(fitted, compound, law)
@@ -358,7 +356,7 @@ def _with_compound_floor(fitted: IntervalDemand, rows: np.ndarray, law: compound
                          negligible: float = 1e-10) -> IntervalDemand:
     """`fitted` (negative binomial on `rows`) with the compound binomial floor `law` on `rows`, its
     excess E of F over G kept on whole units up to where it is `negligible` for every row. Rows
-    whose law is out of kernels.compound_demand's grid range keep no floor."""
+    whose law is out of kernels.compound_demand's grid range keep the floor `fitted` has."""
     positions = np.flatnonzero(rows)
     excesses = []
     for part, grid in law.cdf_grids():  # rows of a similar spread together
@@ -382,9 +380,10 @@ def _with_compound_floor(fitted: IntervalDemand, rows: np.ndarray, law: compound
     floor = {name: unset.copy() for name in ("floor_periods", "floor_occurrence", "floor_size_mean", "floor_size_var")}
     for name, values in zip(floor, (law.periods, law.occurrence, law.size_mean, law.size_var)):
         floor[name][positions[on]] = values[on]
-    floor_var = fitted.floor_var.copy()
-    floor_var[rows] = np.where(on, law.moments()[1], np.nan)
-    return replace(fitted, floor_var=floor_var, floor_excess_start=excess_start, floor_excess_length=excess_length,
+    taken = positions[on]
+    floor_var, cross, shift = fitted.floor_var.copy(), fitted.floor_cross.copy(), fitted.floor_shift.copy()
+    floor_var[taken], cross[taken], shift[taken] = law.moments()[1][on], np.nan, np.nan
+    return replace(fitted, floor_var=floor_var, floor_cross=cross, floor_shift=shift, floor_excess_start=excess_start, floor_excess_length=excess_length,
                    floor_excess=np.concatenate([np.zeros(0), *buffer]), **floor)
 
 
