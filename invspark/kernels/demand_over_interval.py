@@ -328,9 +328,17 @@ def demand_over_interval(
     if adi is not None and size_cv2 is not None:
         periods = np.asarray(lead_time_mean, dtype=np.float64) + np.asarray(review_period, dtype=np.float64)
         compound, law = _compound_floor(mean, var, family, periods, adi, size_cv2)
+    std_floor_var = floor_var
+    if floor_var is not None and compound.any():
+        floor_var = np.where(compound, np.nan, floor_var)
     fitted = fit_family(mean, var, family, floor_var)
     if compound.any():
         fitted = _with_compound_floor(fitted, compound, law)
+        beyond = compound & ~fitted._compound_rows()  # out of the grid's range: the std floor after all
+        if std_floor_var is not None and beyond.any():
+            own = fit_family(mean[beyond], var[beyond], family[beyond], std_floor_var[beyond])
+            fitted = replace(fitted, **{f: _put(getattr(fitted, f), beyond, getattr(own, f))
+                                        for f in ("floor_var", "floor_cross", "floor_shift")})
     if demand_shape is None:
         return fitted
     shape = np.asarray(demand_shape, dtype=np.float64)
@@ -356,7 +364,7 @@ def _with_compound_floor(fitted: IntervalDemand, rows: np.ndarray, law: compound
                          negligible: float = 1e-10) -> IntervalDemand:
     """`fitted` (negative binomial on `rows`) with the compound binomial floor `law` on `rows`, its
     excess E of F over G kept on whole units up to where it is `negligible` for every row. Rows
-    whose law is out of kernels.compound_demand's grid range keep the floor `fitted` has."""
+    whose law is out of kernels.compound_demand's grid range are left without a floor."""
     positions = np.flatnonzero(rows)
     excesses = []
     for part, grid in law.cdf_grids():  # rows of a similar spread together
@@ -380,11 +388,16 @@ def _with_compound_floor(fitted: IntervalDemand, rows: np.ndarray, law: compound
     floor = {name: unset.copy() for name in ("floor_periods", "floor_occurrence", "floor_size_mean", "floor_size_var")}
     for name, values in zip(floor, (law.periods, law.occurrence, law.size_mean, law.size_var)):
         floor[name][positions[on]] = values[on]
-    taken = positions[on]
-    floor_var, cross, shift = fitted.floor_var.copy(), fitted.floor_cross.copy(), fitted.floor_shift.copy()
-    floor_var[taken], cross[taken], shift[taken] = law.moments()[1][on], np.nan, np.nan
-    return replace(fitted, floor_var=floor_var, floor_cross=cross, floor_shift=shift, floor_excess_start=excess_start, floor_excess_length=excess_length,
+    floor_var = _put(fitted.floor_var, positions[on], law.moments()[1][on])
+    return replace(fitted, floor_var=floor_var, floor_excess_start=excess_start, floor_excess_length=excess_length,
                    floor_excess=np.concatenate([np.zeros(0), *buffer]), **floor)
+
+
+def _put(values: np.ndarray, rows, new: np.ndarray) -> np.ndarray:
+    """A copy of `values` with `rows` (mask or positions) set to `new`."""
+    out = values.copy()
+    out[rows] = new
+    return out
 
 
 def with_shape(demand: IntervalDemand, rows, shape) -> IntervalDemand:
