@@ -324,21 +324,15 @@ def demand_over_interval(
     floor_var = None
     if floor_std is not None:
         _, floor_var = interval_moments(mu, floor_std, lead_time_mean, lead_time_std, review_period)
-    compound = np.zeros(mu.shape, dtype=bool)
+    floors = []
     if adi is not None and size_cv2 is not None:
         periods = np.asarray(lead_time_mean, dtype=np.float64) + np.asarray(review_period, dtype=np.float64)
-        compound, law = _compound_floor(mean, var, family, periods, adi, size_cv2)
-    std_floor_var = floor_var
-    if floor_var is not None and compound.any():
-        floor_var = np.where(compound, np.nan, floor_var)
+        floors = _compound_floors(mean, var, family, periods, adi, size_cv2)
+    if floor_var is not None and floors:  # a row with a compound floor has no std floor
+        floor_var = _put(floor_var, np.concatenate([rows for rows, _, _ in floors]), np.nan)
     fitted = fit_family(mean, var, family, floor_var)
-    if compound.any():
-        fitted = _with_compound_floor(fitted, compound, law)
-        beyond = compound & ~fitted._compound_rows()  # out of the grid's range: the std floor after all
-        if std_floor_var is not None and beyond.any():
-            own = fit_family(mean[beyond], var[beyond], family[beyond], std_floor_var[beyond])
-            fitted = replace(fitted, **{f: _put(getattr(fitted, f), beyond, getattr(own, f))
-                                        for f in ("floor_var", "floor_cross", "floor_shift")})
+    if floors:
+        fitted = _with_compound_floor(fitted, floors)
     if demand_shape is None:
         return fitted
     shape = np.asarray(demand_shape, dtype=np.float64)
@@ -346,50 +340,43 @@ def demand_over_interval(
     return with_shape(fitted, shaped, shape)
 
 
-def _compound_floor(mean, var, family, periods, adi, size_cv2) -> tuple[np.ndarray, compound_demand.CompoundBinomial]:
-    """The rows `(n_series,)` that take a compound binomial floor, and the floor's law on those
-    rows: negative binomial rows of intermittent history (``adi >= 1.32``) over a positive
-    interval, where that law's variance is below the fitted `var` (module docstring)."""
+def _compound_floors(mean, var, family, periods, adi, size_cv2) -> list:
+    """The compound binomial floors (module docstring) as ``(rows, law, grid)`` groups: series
+    positions, their laws and the laws' cdf on whole units (kernels.compound_demand,
+    ``CompoundBinomial.cdf_grids``). For negative binomial rows of intermittent history
+    (``adi >= 1.32``) over a positive interval whose law's variance is below the fitted `var` and
+    whose law the grids can hold; other rows keep the std floor."""
     adi, size_cv2 = np.asarray(adi, dtype=np.float64), np.asarray(size_cv2, dtype=np.float64)
     candidate = ((family == NEGBIN) & (mean > 0) & (periods > 0) & np.isfinite(var) & np.isfinite(size_cv2)
                  & np.isfinite(adi) & (adi >= INTERMITTENT_ADI))
     law = compound_demand.CompoundBinomial.with_mean(mean[candidate], periods[candidate], 1.0 / adi[candidate],
                                                      size_cv2[candidate])
-    rows = candidate.copy()
-    rows[candidate] = law.moments()[1] < var[candidate]
-    return rows, law.take(rows[candidate])
+    narrower = law.moments()[1] < var[candidate]
+    law, positions = law.take(narrower), np.flatnonzero(candidate)[narrower]
+    return [(positions[part], law.take(part), grid) for part, grid in law.cdf_grids()]
 
 
-def _with_compound_floor(fitted: IntervalDemand, rows: np.ndarray, law: compound_demand.CompoundBinomial,
-                         negligible: float = 1e-10) -> IntervalDemand:
-    """`fitted` (negative binomial on `rows`) with the compound binomial floor `law` on `rows`, its
-    excess E of F over G kept on whole units up to where it is `negligible` for every row. Rows
-    whose law is out of kernels.compound_demand's grid range are left without a floor."""
-    positions = np.flatnonzero(rows)
-    excesses = []
-    for part, grid in law.cdf_grids():  # rows of a similar spread together
-        units = np.arange(grid.shape[1], dtype=np.float64)[None, :]
-        at = positions[part]
-        forecast_cdf = 1.0 - loss_functions.negbin_sf(units, fitted.nb_n[at, None], fitted.nb_p[at, None])
-        excess = np.cumsum(np.maximum(forecast_cdf - grid, 0.0)[:, ::-1], axis=1)[:, ::-1]
-        excesses.append((part, excess))
-    excess_start, excess_length = np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=np.int64)
-    kept = np.zeros(len(rows), dtype=bool)
+def _with_compound_floor(fitted: IntervalDemand, floors: list, negligible: float = 1e-10) -> IntervalDemand:
+    """`fitted` (negative binomial on the floors' rows) with the compound binomial `floors` of
+    :func:`_compound_floors`: each row's law, and its excess E of F over G on whole units up to
+    where E is `negligible`, in one flat buffer."""
+    n = len(fitted.mean)
+    floor = {name: np.full(n, np.nan) for name in ("floor_periods", "floor_occurrence", "floor_size_mean", "floor_size_var")}
+    floor_var = fitted.floor_var.copy()
+    start, length = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     buffer, end = [], 0
-    for part, excess in excesses:  # each row's cells up to where its excess is negligible, row after row
-        length = (excess > negligible).sum(axis=1)  # E falls with x: its non-negligible cells come first
-        buffer.append(excess[np.arange(excess.shape[1])[None, :] < length[:, None]])
-        excess_start[positions[part]] = end + np.cumsum(length) - length
-        excess_length[positions[part]] = length
-        kept[positions[part]] = True
-        end += int(length.sum())
-    on = kept[rows]  # the floor's rows that keep it
-    unset = np.full(len(rows), np.nan)
-    floor = {name: unset.copy() for name in ("floor_periods", "floor_occurrence", "floor_size_mean", "floor_size_var")}
-    for name, values in zip(floor, (law.periods, law.occurrence, law.size_mean, law.size_var)):
-        floor[name][positions[on]] = values[on]
-    floor_var = _put(fitted.floor_var, positions[on], law.moments()[1][on])
-    return replace(fitted, floor_var=floor_var, floor_excess_start=excess_start, floor_excess_length=excess_length,
+    for rows, law, grid in floors:
+        units = np.arange(grid.shape[1], dtype=np.float64)[None, :]
+        forecast_cdf = 1.0 - loss_functions.negbin_sf(units, fitted.nb_n[rows, None], fitted.nb_p[rows, None])
+        excess = np.cumsum(np.maximum(forecast_cdf - grid, 0.0)[:, ::-1], axis=1)[:, ::-1]
+        kept = (excess > negligible).sum(axis=1)  # E falls with x: its non-negligible cells come first
+        buffer.append(excess[np.arange(excess.shape[1])[None, :] < kept[:, None]])
+        start[rows], length[rows] = end + np.cumsum(kept) - kept, kept
+        end += int(kept.sum())
+        for name, values in zip(floor, (law.periods, law.occurrence, law.size_mean, law.size_var)):
+            floor[name][rows] = values
+        floor_var[rows] = law.moments()[1]
+    return replace(fitted, floor_var=floor_var, floor_excess_start=start, floor_excess_length=length,
                    floor_excess=np.concatenate([np.zeros(0), *buffer]), **floor)
 
 
