@@ -53,9 +53,10 @@ RS/RsS the critical ratio p / (p + h R) over L + R; cost-optimal service is floo
 of 0.5 (kernels.cost_policies.MIN_COST_CSL). The recommended order is then the smallest
 case multiple >= max(need, moq), capped by capacity (kernels.order_rounding).
 
-Pooled CSL targets (`compute_policies(frame, pool_service_by=column)`): the CSL rows of each group
-meet their targets together, each level its own whole-unit level or one unit less (never 0 from
-1), at the least money (kernels.pooled_service; SPT ch. 6 exchange curves).
+Pooled service targets (`compute_policies(frame, pool_service_by=column)`): the CSL rows of each
+group meet their targets together (expected stockout occasions), and so do its fill-rate rows
+(expected units short), each level its own whole-unit level or one unit less (never 0 from 1), at
+the least money (kernels.pooled_service; SPT ch. 6 exchange curves).
 
 Exceptions (joined with ';', null when none): 'no_history', 'lead_time_missing',
 'target_unreachable_capacity' (order_up_to above capacity, or the order was capped),
@@ -348,7 +349,7 @@ def _assemble(frame: pd.DataFrame, batch: _Batch, level: np.ndarray,
     typical = np.fmax.reduce([order_quantity, inputs["moq"], inputs["case_pack"],
                               protection.mean])
     fill_mode = ~batch.cost_mode & (inputs["service_level_type"] == "fill_rate")
-    fill_capped = usable & fill_mode & (level == batch.level) & (expected_fill < inputs["service_level_target"] - 1e-9)
+    fill_capped = usable & fill_mode & (level >= batch.level) & (expected_fill < inputs["service_level_target"] - 1e-9)
     exception = join_exceptions([
         ("no_history", batch.no_history),
         ("lead_time_missing", batch.lead_missing),
@@ -387,11 +388,12 @@ def compute_policies(frame: pd.DataFrame, pool_service_by: str | None = None) ->
     of `frame` with the policy columns added (see the module docstring for formulas and sources).
     Raises InputDataError for a missing required column or a value no policy can use.
 
-    `pool_service_by`: a column of `frame` whose groups meet their CSL targets together
-    (kernels.pooled_service): the CSL rows of a group with demand take whole-unit levels, each its
-    own level or one unit less (never 0 from 1), so that the group's expected stockout occasions
-    are those its targets allow, at the least money (`unit_cost`; where unknown, the group's
-    median). Rows where the column is null, fill-rate and cost-mode rows keep their own levels.
+    `pool_service_by`: a column of `frame` whose groups meet their service targets together
+    (kernels.pooled_service): the service-target rows of a group with demand take whole-unit
+    levels, each its own level or one unit less (never 0 from 1), so that the group's expected
+    stockout occasions (CSL rows) or expected units short (fill-rate rows, a pool of their own) are
+    those its targets allow, at the least money (`unit_cost`; where unknown, the group's median).
+    Rows where the column is null and cost-mode rows keep their own levels.
     """
     batch = _solve(frame)
     if pool_service_by is None:
@@ -407,24 +409,41 @@ def _cycles_per_period(batch: _Batch) -> np.ndarray:
 
 
 def _pooled_levels(frame: pd.DataFrame, batch: _Batch, column: str) -> np.ndarray:
-    """`batch.level` with the CSL rows of each `column` group pooled (compute_policies)."""
+    """`batch.level` with the service-target rows of each `column` group pooled (compute_policies):
+    CSL rows by their expected stockout occasions, fill-rate rows by their expected units short, in
+    separate pools (kernels.pooled_service)."""
     if column not in frame.columns:
         raise InputDataError(f"pool_service_by names the column {column!r}, which the frame lacks "
                              f"(columns: {reprlib.repr(list(frame.columns))})")
     inputs = batch.inputs
     key = frame[column]
-    pooled = (batch.usable & ~batch.cost_mode & (inputs["service_level_type"] == "csl")
-              & (batch.protection.mean > 0) & key.notna().to_numpy())
+    pooled = batch.usable & ~batch.cost_mode & (batch.protection.mean > 0) & key.notna().to_numpy()
     level = batch.level.copy()
     if not pooled.any():
         return level
-    protection = batch.protection.take(pooled)
     own = np.ceil(batch.level[pooled] - 1e-9)  # whole units: a continuous family's level rounded up
-    codes, _ = pd.factorize(key[pooled])
-    level[pooled] = pooled_service.pooled_csl_levels(
-        own, protection.cdf(own), protection.cdf(own - 1.0), inputs["service_level_target"][pooled],
-        _cycles_per_period(batch)[pooled], pooled_service.pool_unit_costs(inputs["unit_cost"][pooled], codes), codes)
+    fill = inputs["service_level_type"][pooled] == "fill_rate"
+    at_level, below = _service_at(batch, pooled, own), _service_at(batch, pooled, own - 1.0)
+    weight = np.where(fill, inputs["demand_mean"][pooled], _cycles_per_period(batch)[pooled])
+    codes, _ = pd.factorize(pd.MultiIndex.from_arrays([key[pooled].to_numpy(), fill]))
+    level[pooled] = pooled_service.pooled_levels(
+        own, at_level, below, inputs["service_level_target"][pooled], weight,
+        pooled_service.pool_unit_costs(inputs["unit_cost"][pooled], codes), codes)
     return level
+
+
+def _service_at(batch: _Batch, rows: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Each of `rows`' own service measure at `level` ``(rows.sum(),)``: the cdf of its protection
+    demand for CSL rows, its expected fill rate (as _assemble reports it) for fill-rate rows."""
+    inputs = batch.inputs
+    mu, review, quantity = inputs["demand_mean"][rows], inputs["review_period"][rows], batch.quantity[rows]
+    protection = batch.protection.take(rows)
+    fill = np.where(
+        inputs["policy"][rows] == "RS",
+        service_policies.fill_rate_rs(batch.lead.take(rows), batch.periodic.take(rows), level, mu * review),
+        service_policies.fill_rate_sq(protection, level, quantity, quantity + batch.undershoot[rows]),
+    )
+    return np.where(inputs["service_level_type"][rows] == "fill_rate", fill, protection.cdf(level))
 
 
 def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "location_id",

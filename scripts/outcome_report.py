@@ -66,17 +66,20 @@ def _abc(history: np.ndarray, price: np.ndarray) -> np.ndarray:
 
 
 def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targets: tuple,
-                    service_level_type: str = "csl", with_cdf: bool = False):
+                    service_level_type: str = "csl", with_service: bool = False):
     """Panel of ``n_history + holdout`` periods (holdout = true future demand), each series' demand
     class, and the order-up-to paths ``(len(targets), n, holdout)`` of the RS policy that knows the
     generator's demand law, from every holdout period: for CSL targets each target's quantile of the
     true demand over lead time (1 week) + review period (``syn.interval_demand_quantiles``), for
     fill-rate targets the smallest level whose true-law fill rate meets the target
-    (``syn.interval_demand_fill_rate_levels``). With ``with_cdf`` (CSL targets) a fourth value: the true
-    law's ``(P(D <= S), P(D <= S - 1))`` at those levels, each ``(len(targets), n, holdout)``, else None."""
+    (``syn.interval_demand_fill_rate_levels``). With ``with_service`` a fourth value, what pooling
+    the reference per segment needs (``outcome_backtest.pooled_reference``): the true law's service
+    at those levels and one unit below (P(D <= S) or the fill rate) and each series' pool weight
+    (cycles per period, or its true mean demand per period), each ``(len(targets), n, holdout)``;
+    else None."""
     plan = syn.GeneratorPlan(n_series=n_series, n_periods=n_history, frequency="W", seed=seed, n_planned=holdout,
                              block_size=BUCKET_SIZE)
-    frames, classes, reference, cdf_at, cdf_below = [], [], [], [], []
+    frames, classes, reference, service = [], [], [], []
     for block_id in range(plan.n_blocks):  # blocks of 2,000 series
         block = syn.generate_series_block(plan, block_id)
         T, H = n_history, holdout
@@ -108,18 +111,22 @@ def generated_panel(n_series: int, n_history: int, holdout: int, seed: int, targ
         }))
         classes.append(np.asarray(syn.DEMAND_CLASSES)[block.demand_class])
         review = store["review_period"].astype(np.int64)
-        if service_level_type == "fill_rate":
-            reference.append(syn.interval_demand_fill_rate_levels(block, T, H, np.ones(n, dtype=np.int64), review, targets,
-                                                                  seed=seed))
-        elif with_cdf:
+        if service_level_type == "fill_rate" and with_service:
+            levels, at, below, review_demand = syn.interval_demand_fill_rate_levels(
+                block, T, H, np.ones(n, dtype=np.int64), review, targets, seed=seed, with_fill=True)
+            service.append((at, below, np.broadcast_to(review_demand / review[:, None], levels.shape)))  # demand per period
+        elif service_level_type == "fill_rate":
+            levels = syn.interval_demand_fill_rate_levels(block, T, H, np.ones(n, dtype=np.int64), review, targets,
+                                                          seed=seed)
+        elif with_service:
             levels, at, below = syn.interval_demand_quantiles(block, T, H, 1 + review, targets, seed=seed, with_cdf=True)
-            reference.append(levels)
-            cdf_at.append(at)
-            cdf_below.append(below)
+            dead = (levels == 0) & (at >= 1.0)  # no demand over the interval: no part in the pool
+            service.append((at, below, np.where(dead, 0.0, 1.0 / review[None, :, None])))  # cycles per period
         else:
-            reference.append(syn.interval_demand_quantiles(block, T, H, 1 + review, targets, seed=seed))
-    cdf = (np.concatenate(cdf_at, axis=1), np.concatenate(cdf_below, axis=1)) if cdf_at else None
-    return pd.concat(frames, ignore_index=True), np.concatenate(classes), np.concatenate(reference, axis=1), cdf
+            levels = syn.interval_demand_quantiles(block, T, H, 1 + review, targets, seed=seed)
+        reference.append(levels)
+    pooled = tuple(np.concatenate(parts, axis=1) for parts in zip(*service)) if service else None
+    return pd.concat(frames, ignore_index=True), np.concatenate(classes), np.concatenate(reference, axis=1), pooled
 
 
 def real_panel(dataset: str, data: Path, holdout: int) -> tuple[pd.DataFrame, str]:
@@ -151,10 +158,10 @@ REAL = {  # holdout, forecast horizon, backtest step
 
 
 def run_dataset(panel: pd.DataFrame, settings: OutcomeBacktestSettings, reference: np.ndarray | None = None,
-                reference_cdf: tuple | None = None) -> tuple[pd.DataFrame, int, float]:
+                reference_service: tuple | None = None) -> tuple[pd.DataFrame, int, float]:
     """Every bucket through ``simulate_families``; ``reference`` ``(k, n, H)``: the true-law policy's
-    order-up-to paths of the panel's rows (generated data only), ``reference_cdf`` the true law's cdf at
-    them and one unit below (needed to pool it per segment)."""
+    order-up-to paths of the panel's rows (generated data only), ``reference_service`` the true law's
+    service at them and one unit below and the pool weights (needed to pool it per segment)."""
     started = time.perf_counter()
     frames, skipped = [], 0
     for bucket, frame in panel.groupby("bucket"):  # buckets, as the Spark job would
@@ -162,7 +169,8 @@ def run_dataset(panel: pd.DataFrame, settings: OutcomeBacktestSettings, referenc
         sums, n_skipped = simulate_families(frame.reset_index(drop=True), settings,
                                             seed=np.random.SeedSequence([settings.seed, int(bucket)]),
                                             reference_order_up_to=None if reference is None else reference[:, rows],
-                                            reference_cdf=None if reference_cdf is None else tuple(c[:, rows] for c in reference_cdf))
+                                            reference_service=None if reference_service is None else tuple(
+                                                c[:, rows] for c in reference_service))
         frames.append(sums)
         skipped += n_skipped
     return pd.concat(frames, ignore_index=True), skipped, time.perf_counter() - started
@@ -292,7 +300,7 @@ def main() -> None:
     parser.add_argument("--censored-demand", choices=["impute", "lower_bound"], default="impute",
                         help="how the forecast treats stockout periods (forecast.censored_demand)")
     parser.add_argument("--service-target-scope", choices=["series", "segment"], default="series",
-                        help="CSL targets met by each series or by each segment together (policy.service_target_scope)")
+                        help="targets met by each series or by each segment together (policy.service_target_scope)")
     parser.add_argument("--level-calibration", action="store_true",
                         help="forecast with the level calibration (forecast.level_calibration: true)")
     args = parser.parse_args()
@@ -304,11 +312,11 @@ def main() -> None:
                                                censored_demand=args.censored_demand,
                                                service_level_type=args.service_level_type,
                                                service_target_scope=args.service_target_scope)
-            panel, classes, reference, reference_cdf = generated_panel(
+            panel, classes, reference, reference_service = generated_panel(
                 args.generated_series, 104, 26, seed=args.seed, targets=settings.service_targets,
-                service_level_type=args.service_level_type, with_cdf=args.service_target_scope == "segment")
+                service_level_type=args.service_level_type, with_service=args.service_target_scope == "segment")
             calibration = replace(settings, apply_order_rounding=False)
-            sums, skipped, seconds = run_dataset(panel, calibration, reference, reference_cdf)
+            sums, skipped, seconds = run_dataset(panel, calibration, reference, reference_service)
             text = report("generated, calibration (no MOQ / case pack)", sums, calibration, skipped, seconds, args.min_series)
             text += "\nAchieved service of invspark's RS against its target, per segment:\n\n"
             text += calibration_markdown(sums, calibration, args.min_series)

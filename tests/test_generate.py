@@ -445,12 +445,18 @@ def test_interval_demand_fill_rate_levels_meet_the_exact_fill_rate_of_the_genera
     """(R,S) with L = R = 1 from holdout period 1 (generator periods 53 and 54): the exact
     beta(S) = 1 - (E[(d53 + d54 - S)^+] - E[(d53 - S)^+]) / E[d54] (SPP 4th ed. §6.9) from the
     periods' pmfs; each Monte Carlo level S must satisfy beta(S) >= level and beta(S - 1) < level
-    up to the draws' sampling error (100,000 draws: about 0.003 here)."""
+    up to the draws' sampling error (100,000 draws: about 0.003 here). With ``with_fill`` the same
+    levels come with beta(S), beta(S - 1) and E[d54], as the exact law gives them."""
     plan = syn.GeneratorPlan(n_series=60, n_periods=52, frequency="W", seed=11, n_planned=8, block_size=60)
     block = syn.generate_series_block(plan, 0)
     levels = np.array([0.7, 0.9, 0.98])
-    S = syn.interval_demand_fill_rate_levels(block, 52, 2, np.ones(60), np.ones(60), levels, n_draws=100000, seed=2)
-    assert S.shape == (3, 60, 2)
+    S, fill_at, fill_below, review_demand = syn.interval_demand_fill_rate_levels(
+        block, 52, 2, np.ones(60), np.ones(60), levels, n_draws=100000, seed=2, with_fill=True)
+    assert S.shape == fill_at.shape == fill_below.shape == (3, 60, 2) and review_demand.shape == (60, 2)
+    np.testing.assert_array_equal(S, syn.interval_demand_fill_rate_levels(block, 52, 2, np.ones(60), np.ones(60),
+                                                                          levels, n_draws=100000, seed=2))
+    assert np.all(fill_at >= levels[:, None, None]) and np.all(fill_below[S > 0] < np.broadcast_to(
+        levels[:, None, None], S.shape)[S > 0])
     assert np.all(S == np.round(S)) and np.all(np.diff(S, axis=0) >= 0)
     support = np.arange(4000)
     checked = 0
@@ -470,5 +476,9 @@ def test_interval_demand_fill_rate_levels_meet_the_exact_fill_rate_of_the_genera
             s = S[j, i, 1]
             assert beta(s) >= level - 0.01
             assert s == 0 or beta(s - 1) < level + 0.01
+            assert fill_at[j, i, 1] == pytest.approx(beta(s), abs=0.01)
+            assert fill_below[j, i, 1] == pytest.approx(beta(s - 1), abs=0.01)
+        mean, variance = (second * support).sum(), (second * support ** 2).sum() - (second * support).sum() ** 2
+        assert review_demand[i, 1] == pytest.approx(mean, abs=4.0 * np.sqrt(variance / 100000))  # 4 standard errors
         checked += 1
     assert checked >= 40

@@ -323,17 +323,55 @@ def test_pooled_true_law_lands_on_the_target_where_whole_units_overshoot_it():
     targets = (0.8, 0.9)
     interval_mean = np.broadcast_to(2.0 * mean[None, :, None], (2, n, H))
     quantile = stats.poisson.ppf(np.asarray(targets)[:, None, None], interval_mean)  # (k, n, H)
-    cdf = (stats.poisson.cdf(quantile, interval_mean), stats.poisson.cdf(quantile - 1.0, interval_mean))
-    base = dict(frequency="W", n_periods=T, holdout=H, horizon=13, models=FAST_MODELS, service_targets=targets,
-                static_cover_weeks=(2.0,), apply_order_rounding=False, warmup=2)
-    results = {}
-    for scope in ("series", "segment"):
-        settings = OutcomeBacktestSettings(service_target_scope=scope, **base)
-        per_series, _ = simulate_families(panel, settings, seed=9, reference_order_up_to=quantile, reference_cdf=cdf)
-        own = per_series[per_series["policy"] == "reference"]
-        results[scope] = outcome_table(own.assign(segment="all"), 52.0).set_index("service_level_target")
+    service = (stats.poisson.cdf(quantile, interval_mean), stats.poisson.cdf(quantile - 1.0, interval_mean),
+               np.ones((2, n, H)))  # P(D <= S), P(D <= S - 1), one cycle per period
+    results = _pooled_reference_outcomes(panel, T, H, targets, "csl", quantile, service)
     overshoot = results["series"]["csl"] - np.asarray(targets)
     pooled_gap = results["segment"]["csl"] - np.asarray(targets)
     assert (overshoot > 0.03).all(), overshoot
+    assert (pooled_gap.abs() <= 0.015).all(), pooled_gap
+    assert (results["segment"]["avg_on_hand"] < results["series"]["avg_on_hand"]).all()
+
+
+def _pooled_reference_outcomes(panel, T, H, targets, service_level_type, order_up_to, service):
+    """The reference family's pooled outcomes (all series one segment), per target, under each scope."""
+    base = dict(frequency="W", n_periods=T, holdout=H, horizon=13, models=FAST_MODELS, service_targets=targets,
+                static_cover_weeks=(2.0,), apply_order_rounding=False, warmup=2, service_level_type=service_level_type)
+    results = {}
+    for scope in ("series", "segment"):
+        settings = OutcomeBacktestSettings(service_target_scope=scope, **base)
+        per_series, _ = simulate_families(panel, settings, seed=9, reference_order_up_to=order_up_to,
+                                          reference_service=service)
+        own = per_series[per_series["policy"] == "reference"]
+        results[scope] = outcome_table(own.assign(segment="all"), 52.0).set_index("service_level_target")
+    return results
+
+
+def test_pooled_true_law_lands_on_a_fill_rate_target_where_whole_units_overshoot_it():
+    """The same slow Poisson demand at fill-rate targets: the whole-unit level of the (R,S) backorder
+    fill rate beta(S) = 1 - (E[(X_2 - S)^+] - E[(X_1 - S)^+]) / mu (SPP 4th ed. §6.9; X_k the demand
+    of k weeks, L = R = 1) overshoots a 0.80 / 0.90 target; pooled per segment by units short
+    (kernels.pooled_service, weight = the mean demand), the unit-weighted fill rate lands within
+    +-1.5 pp of each target, at less stock."""
+    n, T, H = 600, 100, 40
+    panel = _poisson_panel(n, T, H, seed=4, lead_time=1.0, review=1.0, mean_range=(0.2, 2.0))
+    mean = np.random.default_rng(4).uniform(0.2, 2.0, n)  # the panel's true weekly means
+    targets = (0.8, 0.9)
+    support = np.arange(60.0)
+
+    def loss(weeks):  # E[(X_weeks - S)^+] at S = 0..59, (n, 60)
+        pmf = stats.poisson.pmf(support[None, :], weeks * mean[:, None])  # (n, 60): x = 0..59
+        return pmf @ np.maximum(support[:, None] - support[None, :], 0.0)
+
+    beta = 1.0 - (loss(2.0) - loss(1.0)) / mean[:, None]  # (n, 60): beta at S = 0..59
+    level = np.stack([(beta < target).sum(axis=1).astype(float) for target in targets])  # (k, n): smallest S
+    rows = np.arange(n)[None, :]
+    at, below = beta[rows, level.astype(int)], np.where(level > 0, beta[rows, np.maximum(level.astype(int) - 1, 0)], 0.0)
+    expand = lambda a: np.repeat(a[:, :, None], H, axis=2)  # noqa: E731 - the law is the same every week
+    service = (expand(at), expand(below), np.broadcast_to(mean[None, :, None], (2, n, H)))
+    results = _pooled_reference_outcomes(panel, T, H, targets, "fill_rate", expand(level), service)
+    overshoot = results["series"]["fill_rate"] - np.asarray(targets)
+    pooled_gap = results["segment"]["fill_rate"] - np.asarray(targets)
+    assert (overshoot > 0.02).all(), overshoot
     assert (pooled_gap.abs() <= 0.015).all(), pooled_gap
     assert (results["segment"]["avg_on_hand"] < results["series"]["avg_on_hand"]).all()

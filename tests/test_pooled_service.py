@@ -1,4 +1,4 @@
-"""Segment-pooled CSL targets: kernels.pooled_service and compute_policies(pool_service_by=...)."""
+"""Segment-pooled CSL and fill-rate targets: kernels.pooled_service and compute_policies(pool_service_by=...)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from invspark.errors import ConfigError, InputDataError
-from invspark.kernels.pooled_service import pool_unit_costs, pooled_csl_levels
+from invspark.kernels.pooled_service import pool_unit_costs, pooled_levels
 from invspark.policy import compute_policies
 from invspark.stages.policy import PolicySettings, policy_batch
 
@@ -30,24 +30,33 @@ def per_group_reference(level, cdf_at, cdf_below, target, weight, cost, group):
     return out
 
 
+def test_an_item_short_of_its_own_target_is_never_lowered_and_adds_no_slack():
+    # item 0 meets 0.90 at 0.98 (slack 0.08); item 1 is capped at 0.85 (a fill-rate level stopped at
+    # its cap): it spends nothing of item 0's slack and stays; item 2's step 0.05 fits the slack
+    level = pooled_levels(level=np.array([5.0, 5.0, 4.0]), service_at_level=np.array([0.98, 0.85, 0.90]),
+                          service_below=np.array([0.80, 0.84, 0.85]), target=np.full(3, 0.90), weight=np.ones(3),
+                          unit_cost=np.ones(3), group=np.zeros(3, dtype=int))
+    np.testing.assert_array_equal(level, [5.0, 5.0, 3.0])
+
+
 def test_hand_computed_pool_lowers_the_cheapest_step_first():
     # target 0.90; slack 0.05 + 0.07 + 0.02 + 0.06 = 0.20. Item 2's step (0.07) is spent first,
     # item 0's (0.15) would exceed what is left (0.13); item 1 is at level 0 and item 3 at level 1:
     # neither goes lower (no shelf is emptied), whatever the slack.
-    level = pooled_csl_levels(level=np.array([2.0, 0.0, 3.0, 1.0]), cdf_at_level=np.array([0.95, 0.97, 0.92, 0.96]),
-                              cdf_below=np.array([0.80, 0.0, 0.85, 0.89]), target=np.full(4, 0.90),
+    level = pooled_levels(level=np.array([2.0, 0.0, 3.0, 1.0]), service_at_level=np.array([0.95, 0.97, 0.92, 0.96]),
+                              service_below=np.array([0.80, 0.0, 0.85, 0.89]), target=np.full(4, 0.90),
                               weight=np.ones(4), unit_cost=np.ones(4), group=np.zeros(4, dtype=int))
     np.testing.assert_array_equal(level, [2.0, 0.0, 2.0, 1.0])  # pooled CSL (0.95 + 0.97 + 0.85 + 0.96) / 4
 
 
 def test_money_and_cycles_decide_which_item_gives_a_unit():
-    common = dict(level=np.array([3.0, 3.0]), cdf_at_level=np.array([0.95, 0.95]), cdf_below=np.array([0.85, 0.85]),
+    common = dict(level=np.array([3.0, 3.0]), service_at_level=np.array([0.95, 0.95]), service_below=np.array([0.85, 0.85]),
                   target=np.full(2, 0.90), group=np.zeros(2, dtype=int))
     # slack 0.10 buys one step of 0.10: the dearer item saves more money for it
-    assert pooled_csl_levels(weight=np.ones(2), unit_cost=np.array([1.0, 4.0]), **common).tolist() == [3.0, 2.0]
+    assert pooled_levels(weight=np.ones(2), unit_cost=np.array([1.0, 4.0]), **common).tolist() == [3.0, 2.0]
     # an item reviewed every 4 periods has a quarter of the cycles: its step costs a quarter of the slack
     weight = np.array([1.0, 0.25])
-    assert pooled_csl_levels(weight=weight, unit_cost=np.ones(2), **common).tolist() == [3.0, 2.0]
+    assert pooled_levels(weight=weight, unit_cost=np.ones(2), **common).tolist() == [3.0, 2.0]
 
 
 @settings(max_examples=60, deadline=None)
@@ -61,7 +70,7 @@ def test_pooled_levels_meet_each_group_target_and_equal_the_per_group_reference(
     target = np.where(cdf_below < target, target, np.minimum(cdf_below + 1e-6, cdf_at))
     weight, cost = rng.uniform(0.2, 1.0, n), rng.uniform(0.5, 5.0, n)
     group = rng.integers(0, n_groups, n)
-    pooled = pooled_csl_levels(level, cdf_at, cdf_below, target, weight, cost, group)
+    pooled = pooled_levels(level, cdf_at, cdf_below, target, weight, cost, group)
     np.testing.assert_array_equal(pooled, per_group_reference(level, cdf_at, cdf_below, target, weight, cost, group))
     lowered = pooled < level
     assert np.all((level - pooled == 0) | (lowered & (level >= 2) & (level - pooled == 1)))
@@ -94,14 +103,50 @@ def test_compute_policies_pools_each_group_down_to_its_target_at_less_stock():
     np.testing.assert_allclose(pooled["safety_stock"], pooled["order_up_to"] - (own["order_up_to"] - own["safety_stock"]))
 
 
-def test_null_pool_fill_rate_and_zero_demand_rows_keep_their_own_levels():
+def test_null_pool_and_zero_demand_rows_keep_their_own_levels():
     rows = negbin_rows(200)
     rows.loc[:49, "segment"] = None
-    rows.loc[50:99, "service_level_type"] = "fill_rate"
-    rows.loc[100:109, "demand_mean"] = 0.0
+    rows.loc[50:59, "demand_mean"] = 0.0
     own, pooled = compute_policies(rows), compute_policies(rows, pool_service_by="segment")
-    pd.testing.assert_series_equal(pooled.loc[:109, "order_up_to"], own.loc[:109, "order_up_to"])
-    assert (pooled.loc[110:, "order_up_to"] < own.loc[110:, "order_up_to"]).any()
+    pd.testing.assert_series_equal(pooled.loc[:59, "order_up_to"], own.loc[:59, "order_up_to"])
+    assert (pooled.loc[60:, "order_up_to"] < own.loc[60:, "order_up_to"]).any()
+
+
+def fill_rate_met(frame: pd.DataFrame) -> float:
+    """A group's expected unit-weighted fill rate: 1 - sum of units short / sum of demand."""
+    return float((frame["demand_mean"] * frame["expected_fill_rate"]).sum() / frame["demand_mean"].sum())
+
+
+def test_fill_rate_rows_pool_their_units_short_apart_from_the_csl_rows_of_their_segment():
+    """Half of a segment's rows at a 0.90 fill rate, half at a 0.90 CSL: each half is its own pool and
+    lands on its own measure's target from above (units short per unit of demand, stockout
+    occasions per cycle), at less stock than each row's own whole-unit level."""
+    rows = negbin_rows(800, seed=5, segments=("AX-smooth", "CZ-lumpy"))
+    rows["service_level_type"] = np.where(np.arange(800) % 2 == 0, "fill_rate", "csl")
+    own = compute_policies(rows)
+    pooled = compute_policies(rows, pool_service_by="segment")
+    fill = (rows["service_level_type"] == "fill_rate").to_numpy()
+    for segment in ("AX-smooth", "CZ-lumpy"):
+        at = (rows["segment"] == segment).to_numpy()
+        assert fill_rate_met(own[at & fill]) > 0.92  # whole units overshoot 0.90
+        assert 0.90 - 1e-9 <= fill_rate_met(pooled[at & fill]) < 0.902
+        assert 0.90 - 1e-9 <= pooled.loc[at & ~fill, "expected_csl"].mean() < 0.902
+    assert (own["order_up_to"] == np.round(own["order_up_to"])).all()  # negative binomial levels: whole units
+    lowered = own["order_up_to"] - pooled["order_up_to"]
+    assert set(lowered.unique()) == {0.0, 1.0} and (lowered[fill] == 1.0).any()
+
+
+def test_a_capped_fill_rate_row_keeps_its_level_and_its_flag():
+    """A near-dead item with a heavy tail: its fill-rate level stops at the FILL_RATE_MAX_CSL quantile
+    (exception fill_rate_capped) below its target. Pooled, it adds no slack, is not lowered, and keeps
+    its flag; its pool's other rows still pool."""
+    rows = negbin_rows(200, seed=6).assign(service_level_type="fill_rate")
+    rows.loc[0, ["demand_mean", "demand_std"]] = [0.001, 5.0]
+    own, pooled = compute_policies(rows), compute_policies(rows, pool_service_by="segment")
+    assert own.loc[0, "exception"] == "fill_rate_capped" and own.loc[0, "expected_fill_rate"] < 0.90
+    assert pooled.loc[0, "exception"] == "fill_rate_capped"
+    assert pooled.loc[0, "order_up_to"] == np.ceil(own.loc[0, "order_up_to"] - 1e-9)
+    assert (pooled.loc[1:, "order_up_to"] < own.loc[1:, "order_up_to"]).any()
 
 
 def test_continuous_families_pool_in_whole_units():

@@ -947,7 +947,8 @@ def interval_demand_fill_rate_levels(
     n_draws: int = 2000,
     seed: int = 0,
     chunk: int = 250,
-) -> np.ndarray:
+    with_fill: bool = False,
+):
     """Order-up-to levels of an (R,S) policy that meet fill-rate ``levels`` under the generator's
     true law, ``(k, n, n_periods)``: from each period ``first + t``, the smallest whole number S
     with
@@ -960,24 +961,40 @@ def interval_demand_fill_rate_levels(
     Monte Carlo paths (:func:`_interval_sum_draws`). 0 where no demand is expected over the review
     period. beta is non-decreasing in S, so S is found by the policies' own bisection on whole
     numbers (``kernels.service_policies.smallest_level_meeting``).
+
+    With ``with_fill`` also beta(S) and beta(S - 1), each ``(k, n, n_periods)``, and E[D_R], the
+    mean demand over the review period, ``(n, n_periods)`` (what pooling a segment's fill-rate
+    target needs, kernels.pooled_service; beta = 1 where E[D_R] = 0).
     """
     levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
     lead = np.asarray(lead, dtype=np.int64)
     out = np.empty((levels.size, block.series_index.size, n_periods))
+    fill_at, fill_below = np.empty_like(out), np.empty_like(out)
+    review_demand = np.empty(out.shape[1:])
     for rows, (lead_sums, sums) in _interval_sum_draws(block, first, n_periods, [lead, lead + np.asarray(review)],
                                                        n_draws, seed, chunk):
         cells = sums.shape[0], n_periods
         lead_excess, excess = _ExcessOverLevel(lead_sums), _ExcessOverLevel(sums)
         per_review = excess.mean - lead_excess.mean  # (c H,)
         safe = np.where(per_review > 0, per_review, 1.0)
+
+        def fill_rate(y, at):
+            return np.where(per_review[at] > 0, 1.0 - (excess(y, at) - lead_excess(y, at)) / safe[at], 1.0)
+
         low = np.full(per_review.shape, -1.0)  # beta(-1) = 0
         integral = np.ones(per_review.shape, dtype=bool)
+        everywhere = np.arange(per_review.size)
+        review_demand[rows, :] = per_review.reshape(cells)
         for j, target in enumerate(levels):
             level = service_policies.smallest_level_meeting(
-                lambda y, at, target=target: 1.0 - (excess(y, at) - lead_excess(y, at)) / safe[at] >= target,
+                lambda y, at, target=target: fill_rate(y, at) >= target,
                 low, excess.top, integral)  # beta(top) = 1: no draw is ever short
-            out[j, rows, :] = np.where(per_review > 0, level, 0.0).reshape(cells)
-    return out
+            level = np.where(per_review > 0, level, 0.0)
+            out[j, rows, :] = level.reshape(cells)
+            if with_fill:
+                fill_at[j, rows, :] = fill_rate(level, everywhere).reshape(cells)
+                fill_below[j, rows, :] = fill_rate(level - 1.0, everywhere).reshape(cells)
+    return (out, fill_at, fill_below, review_demand) if with_fill else out
 
 
 class _ExcessOverLevel:

@@ -9,7 +9,7 @@ inventory and location attributes) is processed with `mapInArrow`: no shuffle, o
 call per batch of up to `spark.sql.execution.arrow.maxRecordsPerBatch` series. Where locations
 carry a `safety_stock_budget`, the budget couples a location's SKUs, so the rows are grouped by a
 hash bucket of `location_id` instead (`applyInArrow`, one call per bucket of locations). With
-`policy.service_target_scope: segment` the rows of a segment meet its CSL target together, so
+`policy.service_target_scope: segment` the rows of a segment meet its service target together, so
 they are grouped by a hash bucket of the series (of the location where budgets apply too): each
 bucket's segment is one pool, the same whatever the partitioning.
 """
@@ -59,7 +59,7 @@ def _policy_batches(batches, settings: PolicySettings):
 
 def coupling_bucket(by_location: bool, n_buckets: int) -> Column:
     """The hash bucket of rows whose policies are coupled: a budget couples a location's series (so
-    by location), a pooled CSL target a segment's (so by series); fixed groups, not Arrow batches."""
+    by location), a pooled service target a segment's (so by series); fixed groups, not Arrow batches."""
     key = F.xxhash64("location_id") if by_location else F.xxhash64("sku_id", "location_id")
     return F.pmod(key, F.lit(n_buckets))
 
@@ -108,7 +108,7 @@ def run(context: RunContext) -> StageResult:
         if budgeted:
             summary.append(f"safety-stock budgets at {budgeted:,} location(s)")
         if settings.service_target_scope == "segment":
-            summary.append("CSL targets pooled per segment within each bucket of series")
+            summary.append("service targets pooled per segment within each bucket of series")
     else:
         policies = policy_inputs(context).mapInArrow(partial(_policy_batches, settings=settings), POLICY_DDL)
     written = context.write(policies, "inventory_policy")

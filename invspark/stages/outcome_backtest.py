@@ -405,30 +405,31 @@ def with_reference(levels: pd.DataFrame, reorder_path: np.ndarray, order_up_to_p
             np.concatenate([order_up_to_path, paths]), np.concatenate([has_levels, np.isfinite(paths).all(axis=1)]))
 
 
-def pooled_reference(order_up_to: np.ndarray, cdf_at: np.ndarray, cdf_below: np.ndarray, targets, segment: np.ndarray,
-                     review: np.ndarray, unit_cost: np.ndarray) -> np.ndarray:
+def pooled_reference(order_up_to: np.ndarray, service_at: np.ndarray, service_below: np.ndarray, weight: np.ndarray,
+                     targets, segment: np.ndarray, unit_cost: np.ndarray) -> np.ndarray:
     """The reference's order-up-to paths ``(k, n, H)`` with each target x segment x holdout period
-    pooled as invspark's levels are (kernels.pooled_service): ``cdf_at`` / ``cdf_below`` the true
-    law's P(D <= S) and P(D <= S - 1) ``(k, n, H)``; ``segment``, ``review``, ``unit_cost`` ``(n,)``.
-    Series whose true demand over the interval is nothing (S = 0 with P(D <= 0) = 1) take no part,
-    as a forecast without demand takes none in compute_policies."""
+    pooled as invspark's levels are (kernels.pooled_service): ``service_at`` / ``service_below`` the
+    true law's service at S and S - 1 (P(D <= S) for CSL targets, the fill rate for fill-rate
+    targets), ``weight`` each series' pool weight (cycles per period for CSL targets, the true mean
+    demand per period for fill rates; 0 for a series without demand over the interval, which takes
+    no part, as a forecast without demand takes none in compute_policies), each ``(k, n, H)``;
+    ``segment``, ``unit_cost`` ``(n,)``."""
     k, n, H = order_up_to.shape
     codes, _ = pd.factorize(pd.Series(segment, dtype=object).fillna(""))
     group = (np.arange(k)[:, None, None] * (codes.max(initial=0) + 1) + codes[None, :, None]) * H \
         + np.arange(H)[None, None, :]  # (k, n, H): one pool per target x segment x period
-    dead = (order_up_to == 0) & (cdf_at >= 1.0)
-    weight = np.where(dead, 0.0, 1.0 / review[None, :, None])  # (k, n, H): cycles per period
     cost = np.broadcast_to(np.asarray(unit_cost, dtype=float)[None, :, None], (k, n, H))
     target = np.broadcast_to(np.asarray(targets, dtype=float)[:, None, None], (k, n, H))
-    level = pooled_service.pooled_csl_levels(order_up_to.ravel(), cdf_at.ravel(), cdf_below.ravel(), target.ravel(),
-                                             weight.ravel(), pooled_service.pool_unit_costs(cost.ravel(), group.ravel()),
-                                             group.ravel())
+    level = pooled_service.pooled_levels(order_up_to.ravel(), service_at.ravel(), service_below.ravel(), target.ravel(),
+                                         np.broadcast_to(weight, (k, n, H)).ravel(),
+                                         pooled_service.pool_unit_costs(cost.ravel(), group.ravel()), group.ravel())
     return level.reshape(k, n, H)
 
 
 def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, seed=None,
                       reference_order_up_to: np.ndarray | None = None,
-                      reference_cdf: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[pd.DataFrame, int]:
+                      reference_service: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                      ) -> tuple[pd.DataFrame, int]:
     """Per family x knob x series outcome sums (one row each, columns ``policy``, ``segment``,
     ``service_level_target``, ``sku_id``, ``location_id`` and :data:`SUM_COLUMNS`), and the number
     of series skipped (no forecast, policy or lead time).
@@ -439,18 +440,18 @@ def simulate_families(panel: pd.DataFrame, settings: OutcomeBacktestSettings, se
     :func:`invspark.kernels.synthetic.interval_demand_quantiles`), simulated as the family
     ``reference`` on the same demand and lead times. Under ``settings.service_target_scope =
     'segment'`` the reference is pooled like invspark (:func:`pooled_reference`), from
-    ``reference_cdf`` = (P(D <= S), P(D <= S - 1)) of its levels.
+    ``reference_service`` = (service at S, service at S - 1, pool weight) of its levels, each
+    ``(k, n, holdout)``.
     """
     truncated, actual, censored = split_holdout(panel, settings)
     forecast, levels, reorder_path, order_up_to_path, has_levels = planned_paths(panel, settings)
-    pooled = settings.service_target_scope == "segment" and settings.service_level_type == "csl"
-    if reference_order_up_to is not None and pooled:
-        if reference_cdf is None:
-            raise InputDataError("a segment-pooled reference needs reference_cdf = (P(D <= S), P(D <= S - 1))")
+    if reference_order_up_to is not None and settings.service_target_scope == "segment":
+        if reference_service is None:
+            raise InputDataError("a segment-pooled reference needs reference_service = "
+                                 "(service at S, service at S - 1, pool weight)")
         unit_cost = panel["unit_cost"].to_numpy(dtype=float) if "unit_cost" in panel else np.full(len(panel), np.nan)
-        reference_order_up_to = pooled_reference(
-            reference_order_up_to, *reference_cdf, settings.service_targets, forecast["segment"].to_numpy(dtype=object),
-            _review_periods(levels[levels["policy"] == "invspark"], len(panel)), unit_cost)
+        reference_order_up_to = pooled_reference(reference_order_up_to, *reference_service, settings.service_targets,
+                                                 forecast["segment"].to_numpy(dtype=object), unit_cost)
     if reference_order_up_to is not None:
         levels, reorder_path, order_up_to_path, has_levels = with_reference(
             levels, reorder_path, order_up_to_path, has_levels, reference_order_up_to, settings.service_targets)

@@ -18,10 +18,11 @@ Resolution per row (vectorized with pandas maps, no loop per row):
   up by the full ``segment``, then by ``"{abc}{xyz}"``, else ``default_policy``.
 - ``review_period`` missing -> ``default_review_period``; ``periods_per_year`` from the settings.
 
-Service target scope: with ``settings.service_target_scope = 'segment'`` the CSL rows of each
+Service target scope: with ``settings.service_target_scope = 'segment'`` the rows of each
 segment meet their target together (``compute_policies(..., pool_service_by=...)``,
 kernels.pooled_service): whole-unit levels, each the row's own or one unit less (never 0 from
-1), whose expected stockout occasions are those the segment's target allows. Rows with an item
+1), whose expected stockout occasions (CSL targets) or expected units short (fill-rate targets)
+are those the segment's target allows. Rows with an item
 target (``items.service_level_target``) or a safety-stock budget keep their own levels. The pool
 is the batch's rows of a segment, so the Spark stage groups the series by a hash bucket (a fixed
 pool whatever the partitioning) and the rows are sorted by key first.
