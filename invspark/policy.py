@@ -322,6 +322,14 @@ def _solve(frame: pd.DataFrame) -> _Batch:
                   cost_mode, quantity, level)
 
 
+def _expected_fill(is_rs, lead: IntervalDemand, periodic: IntervalDemand, protection: IntervalDemand, level,
+                   demand_per_review, quantity, undershoot) -> np.ndarray:
+    """The expected fill rate at `level`: (R,S) rows by fill_rate_rs, lot-sized rows by fill_rate_sq
+    over a cycle of Q plus the undershoot (kernels.service_policies)."""
+    return np.where(is_rs, service_policies.fill_rate_rs(lead, periodic, level, demand_per_review),
+                    service_policies.fill_rate_sq(protection, level, quantity, quantity + undershoot))
+
+
 def _assemble(frame: pd.DataFrame, batch: _Batch, level: np.ndarray,
               extra_flags: list[tuple[str, np.ndarray]] = ()) -> pd.DataFrame:
     """The output frame for the chosen levels: expected service, today's order, exceptions."""
@@ -330,11 +338,8 @@ def _assemble(frame: pd.DataFrame, batch: _Batch, level: np.ndarray,
     quantity = batch.quantity
     is_rs = policy == "RS"
     expected_csl = protection.cdf(level)
-    expected_fill = np.where(
-        is_rs,
-        service_policies.fill_rate_rs(batch.lead, batch.periodic, level, mu * review),
-        service_policies.fill_rate_sq(protection, level, quantity, quantity + batch.undershoot),
-    )
+    expected_fill = _expected_fill(is_rs, batch.lead, batch.periodic, protection, level, mu * review, quantity,
+                                   batch.undershoot)
     reorder_point = level
     order_up_to = np.where(is_rs, level, level + quantity)
     order_quantity = np.where(usable, quantity, np.nan)
@@ -436,13 +441,10 @@ def _service_at(batch: _Batch, rows: np.ndarray, level: np.ndarray) -> np.ndarra
     """Each of `rows`' own service measure at `level` ``(rows.sum(),)``: the cdf of its protection
     demand for CSL rows, its expected fill rate (as _assemble reports it) for fill-rate rows."""
     inputs = batch.inputs
-    mu, review, quantity = inputs["demand_mean"][rows], inputs["review_period"][rows], batch.quantity[rows]
     protection = batch.protection.take(rows)
-    fill = np.where(
-        inputs["policy"][rows] == "RS",
-        service_policies.fill_rate_rs(batch.lead.take(rows), batch.periodic.take(rows), level, mu * review),
-        service_policies.fill_rate_sq(protection, level, quantity, quantity + batch.undershoot[rows]),
-    )
+    fill = _expected_fill(inputs["policy"][rows] == "RS", batch.lead.take(rows), batch.periodic.take(rows), protection,
+                          level, inputs["demand_mean"][rows] * inputs["review_period"][rows], batch.quantity[rows],
+                          batch.undershoot[rows])
     return np.where(inputs["service_level_type"][rows] == "fill_rate", fill, protection.cdf(level))
 
 
