@@ -65,6 +65,7 @@ class ForecastConfig:
     backtest_folds: int
     champion_threshold: float
     level_calibration: bool
+    group_seasonality: bool
     history_periods: int | None
     censored_demand: str
 
@@ -195,6 +196,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path | None = None, source: s
             backtest_folds=_int(forecast["backtest_folds"], "forecast.backtest_folds", minimum=1),
             champion_threshold=_fraction(forecast["champion_threshold"], "forecast.champion_threshold"),
             level_calibration=_bool(forecast["level_calibration"], "forecast.level_calibration"),
+            group_seasonality=_bool(forecast["group_seasonality"], "forecast.group_seasonality"),
             history_periods=None
             if forecast["history_periods"] is None
             else _int(forecast["history_periods"], "forecast.history_periods", minimum=2),

@@ -303,13 +303,15 @@ def main() -> None:
                         help="targets met by each series or by each segment together (policy.service_target_scope)")
     parser.add_argument("--level-calibration", action="store_true",
                         help="forecast with the level calibration (forecast.level_calibration: true)")
+    parser.add_argument("--group-seasonality", action="store_true",
+                        help="forecast with group seasonal indices (forecast.group_seasonality: true)")
     args = parser.parse_args()
     sections = []
     for dataset in args.datasets:
         if dataset == "generated":
             settings = OutcomeBacktestSettings(frequency="W", n_periods=130, holdout=26, horizon=13, seed=args.seed,
                                                reforecast_every=args.reforecast_every, level_calibration=args.level_calibration,
-                                               censored_demand=args.censored_demand,
+                                               group_seasonality=args.group_seasonality, censored_demand=args.censored_demand,
                                                service_level_type=args.service_level_type,
                                                service_target_scope=args.service_target_scope)
             panel, classes, reference, reference_service = generated_panel(
@@ -334,7 +336,8 @@ def main() -> None:
             n_periods = len(panel["units"].iloc[0])
             settings = OutcomeBacktestSettings(frequency=frequency, n_periods=n_periods, holdout=holdout, horizon=horizon,
                                                backtest_step=step, seed=args.seed, reforecast_every=args.reforecast_every,
-                                               level_calibration=args.level_calibration, censored_demand=args.censored_demand,
+                                               level_calibration=args.level_calibration, group_seasonality=args.group_seasonality,
+                                               censored_demand=args.censored_demand,
                                                service_level_type=args.service_level_type,
                                                service_target_scope=args.service_target_scope)
             sums, skipped, seconds = run_dataset(panel, settings)

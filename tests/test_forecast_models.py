@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from invspark.errors import ConfigError, InputDataError
-from invspark.kernels.forecast_models import MODELS, ModelForecast, seasonal_profile
+from invspark.kernels.forecast_models import MODELS, ModelForecast, group_seasonal_profile, seasonal_profile
+from invspark.kernels.forecast_models.base import first_observed_index
 from reference.forecast_models_reference import (
     REFERENCES,
     panel,
@@ -459,3 +460,43 @@ def test_registry_names_the_eleven_models():
         "naive", "seasonal_naive", "historic_average", "moving_average", "ses", "holt_damped",
         "ets_seasonal", "croston", "sba", "tsb", "adida",
     ])
+
+
+def test_group_seasonal_profile_recovers_each_groups_pattern_from_one_season_per_series():
+    """Withycombe's group indices: two categories of series at different levels, each with one
+    whole season (plus a few periods) of an exact multiplicative pattern; every series gets its
+    own group's pattern back (no noise: nothing to shrink), aligned with the origin."""
+    patterns = np.array([[0.5, 1.0, 1.5, 1.0], [1.2, 1.2, 0.8, 0.8]])
+    group = np.array([0, 0, 0, 1, 1])
+    level = np.array([2.0, 10.0, 40.0, 5.0, 7.0])
+    periods = np.arange(6)  # 1.5 seasons; period t is at position t % 4 of the pattern
+    y = level[:, None] * patterns[group][:, periods % 4]
+    y[1, 0] = np.nan  # a later start still leaves one whole season
+    profile = group_seasonal_profile(y, np.zeros_like(y, dtype=bool), 4, group)
+    # column j is the position of period T - 4 + j = 2 + j
+    np.testing.assert_allclose(profile, patterns[group][:, (2 + np.arange(4)) % 4], rtol=1e-12)
+
+
+def test_group_seasonal_profile_is_one_without_a_whole_season_and_shrinks_noise():
+    rng = np.random.default_rng(5)
+    short = rng.poisson(5.0, size=(4, 6)).astype(float)
+    np.testing.assert_array_equal(group_seasonal_profile(short, short < 0, 7, np.zeros(4, dtype=int)), np.ones((4, 7)))
+    # 300 series of pure Poisson noise in three groups: the shrunk group index stays near 1
+    noise = rng.poisson(2.0, size=(300, 52 + 10)).astype(float)
+    profile = group_seasonal_profile(noise, noise < 0, 52, np.arange(300) % 3)
+    assert np.abs(profile - 1).max() < 0.05
+    # a real pattern in the same noise survives the shrinkage
+    pattern = 1.0 + 0.5 * np.sin(2 * np.pi * np.arange(52) / 52)
+    seasonal = rng.poisson(2.0 * pattern[np.arange(62) % 52][None, :], size=(300, 62)).astype(float)
+    profile = group_seasonal_profile(seasonal, seasonal < 0, 52, np.arange(300) % 3)
+    expected = pattern[(10 + np.arange(52)) % 52]  # column j: period 62 - 52 + j
+    assert np.abs(profile - expected).mean() < 0.1
+
+
+def test_a_group_of_one_series_with_two_seasons_has_the_series_own_profile():
+    y, censored = awkward_panel(seed=8, n_periods=3 * SEASON + 2)
+    two_seasons = (y.shape[1] - first_observed_index(y)) // SEASON >= 2
+    assert 0 < two_seasons.sum() < len(y)
+    own = seasonal_profile(y, censored, SEASON)
+    grouped = group_seasonal_profile(y, censored, SEASON, np.arange(len(y)))
+    np.testing.assert_allclose(grouped[two_seasons], own[two_seasons], rtol=1e-12)

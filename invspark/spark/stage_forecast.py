@@ -36,6 +36,7 @@ def forecast_settings(config: RunConfig, grid: PeriodGrid) -> ForecastSettings:
         backtest_folds=config.forecast.backtest_folds,
         champion_threshold=config.forecast.champion_threshold,
         level_calibration=config.forecast.level_calibration,
+        group_seasonality=config.forecast.group_seasonality,
         censored_demand=config.forecast.censored_demand,
     )
 

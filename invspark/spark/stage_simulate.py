@@ -38,6 +38,7 @@ def simulation_settings(config: RunConfig, n_periods: int, **overrides) -> Outco
                   backtest_folds=config.forecast.backtest_folds, periods_per_year=config.periods_per_year,
                   reforecast_every=config.simulation.reforecast_every,
                   level_calibration=config.forecast.level_calibration,
+                  group_seasonality=config.forecast.group_seasonality,
                   censored_demand=config.forecast.censored_demand,
                   service_level_type=config.policy.service_level_type,
                   service_target_scope=config.policy.service_target_scope)

@@ -20,7 +20,12 @@ Method, per bucket:
    ``o_k = T - horizon - (k - 1) * backtest_step``: fold ``k`` fits every candidate on
    ``units[:, :o_k]`` only and is scored on ``o_k .. o_k + horizon - 1``. Statistical models
    get a promotion-lift adjustment estimated before the origin (history de-promoted, forecast
-   re-promoted by the planned promo); LightGBM uses the planned price and promotion as features.
+   re-promoted by the planned promo) and, with ``group_seasonality`` (off by default), a seasonal one:
+   the history of every series with demand in most periods divided by its category's seasonal
+   index, estimated from the bucket's such series of the category before the origin, the forecast
+   multiplied by the index of each target period (group seasonal indices,
+   :func:`invspark.kernels.forecast_models.group_seasonal_profile`; docs/accuracy.md);
+   LightGBM uses the planned price and promotion as features, and the calendar phase.
 3. **Level calibration** (``level_calibration``, off by default; :mod:`invspark.kernels.level_calibration`):
    every candidate's forecast is multiplied by the factor that minimises its mean backtest
    RMSSE in the series' segment (else its demand pattern or lifecycle; groups of at least
@@ -66,7 +71,7 @@ import pandas as pd
 import pyarrow as pa
 
 from invspark.errors import ConfigError, InputDataError
-from invspark.kernels.forecast_models import MODELS
+from invspark.kernels.forecast_models import MODELS, group_seasonal_profile
 from invspark.kernels import demand_distribution, forecast_intervals, forecast_metrics, level_calibration, segmentation
 from invspark.kernels.censored_demand import RULES as CENSORED_DEMAND_RULES, impute_censored
 from invspark.kernels.empirical_quantiles import SHAPE_LEVELS
@@ -119,6 +124,8 @@ class ForecastSettings:
     segment gets its own quantiles (else its demand pattern's, else the bucket's).
     ``level_calibration`` scales each candidate by its out-of-sample factor (step 3 of the
     module docstring), fitted on groups of at least ``calibration_min_series`` series.
+    ``group_seasonality``: the statistical models forecast demand adjusted by its category's
+    seasonal index (step 2 of the module docstring).
     ``new_item_min_series`` items new at the backtest origins are needed before a model may
     replace borrowing for the new items (step 8). ``censored_demand`` (step 0): ``"impute"`` or
     ``"lower_bound"``.
@@ -145,6 +152,7 @@ class ForecastSettings:
     min_pool_points: int = 50
     promo_lift_prior: float = 8.0
     level_calibration: bool = False
+    group_seasonality: bool = False
     calibration_min_series: int = 30
     new_item_min_series: int = 30
     censored_demand: str = "impute"
@@ -344,7 +352,20 @@ def _candidate_forecasts(
     lift = promo_lift(demand, promo, settings.promo_lift_prior)  # (n,)
     on_promo = np.nan_to_num(promo, nan=0.0) > 0
     base_units = np.where(on_promo, units / lift[:, None], units)  # de-promoted history
-    relift = np.where(np.nan_to_num(target_promo, nan=0.0) > 0, lift[:, None], 1.0)  # (n, H)
+    stats = segmentation.demand_statistics(units, censored)  # from the fold's history only
+    pattern = segmentation.demand_pattern(stats["adi"], stats["cv2_size"], settings.adi_cutoff, settings.cv2_cutoff)
+    pattern_codes = pd.Categorical(pattern, categories=segmentation.PATTERNS).codes
+    # the statistical models see demand adjusted by its category's seasonal index and forecast it
+    # times the index of each target period (kernels.forecast_models.group_seasonal_profile): the
+    # series with demand in most periods; intermittent demand (ADI >= adi_cutoff) is left as it is
+    # (a seasonal index on a few occurrences adds noise to its forecasts: docs/accuracy.md)
+    profile = np.ones((len(units), season))  # (n, m): column j = position of the periods end - m + j
+    regular = ~(stats["adi"] >= settings.adi_cutoff)
+    if settings.group_seasonality and regular.any():
+        profile[regular] = group_seasonal_profile(base_units[regular], censored[regular], season, category_codes[regular])
+    base_units = base_units / profile[:, (np.arange(end) - end) % season]
+    on_target_promo = np.nan_to_num(target_promo, nan=0.0) > 0
+    target_factor = np.where(on_target_promo, lift[:, None], 1.0) * profile[:, np.arange(H) % season]  # (n, H)
     registry = model_registry()
     forecasts = {}
     for name in settings.models:  # small fixed set of models
@@ -352,11 +373,8 @@ def _candidate_forecasts(
             if name not in registry:
                 raise ConfigError(f"model {name!r} is not in invspark.kernels.forecast_models.MODELS; choose from {sorted(registry)}")
             result = registry[name](base_units, censored, H, season)
-            forecasts[name] = np.maximum(result.mean, 0.0) * relift
+            forecasts[name] = np.maximum(result.mean, 0.0) * target_factor
         elif name == "lightgbm":
-            stats = segmentation.demand_statistics(units, censored)  # from the fold's history only
-            pattern = segmentation.demand_pattern(stats["adi"], stats["cv2_size"], settings.adi_cutoff, settings.cv2_cutoff)
-            pattern_codes = pd.Categorical(pattern, categories=segmentation.PATTERNS).codes
             forecasts[name] = forecast_global(
                 demand, matrices.price[:, :end], promo, target_price, target_promo, H,
                 category_codes, pattern_codes, pattern_codes, settings.global_model,

@@ -89,7 +89,8 @@ class OutcomeBacktestSettings:
     them at their origin values; ``reforecast_every`` periods, the forecast and the policies are
     made again from the history seen so far (None: once, at the origin); ``seed`` of
     the lead-time draws; ``warmup`` periods left out of the period sums; the forecast's own
-    ``backtest_folds`` / ``backtest_step`` / ``models`` / ``level_calibration``.
+    ``backtest_folds`` / ``backtest_step`` / ``models`` / ``level_calibration`` /
+    ``group_seasonality``.
     """
 
     frequency: str
@@ -112,6 +113,7 @@ class OutcomeBacktestSettings:
     backtest_step: int = 0
     models: tuple = DEFAULT_MODELS
     level_calibration: bool = False
+    group_seasonality: bool = False
     censored_demand: str = "impute"
     periods_per_year: float | None = None
     service_target_scope: str = "series"
@@ -163,6 +165,7 @@ class OutcomeBacktestSettings:
                                 n_periods=self.n_periods - self.holdout + offset,
                                 backtest_folds=self.backtest_folds, backtest_step=self.backtest_step,
                                 models=self.models, level_calibration=self.level_calibration,
+                                group_seasonality=self.group_seasonality,
                                 censored_demand=self.censored_demand)
 
 

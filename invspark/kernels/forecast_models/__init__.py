@@ -19,6 +19,7 @@ from typing import Callable
 from invspark.kernels.forecast_models.base import ModelForecast
 from invspark.kernels.forecast_models.exponential_smoothing import (
     ets_seasonal,
+    group_seasonal_profile,
     holt_damped,
     seasonal_profile,
     ses,
@@ -52,6 +53,7 @@ __all__ = [
     "adida",
     "croston",
     "ets_seasonal",
+    "group_seasonal_profile",
     "historic_average",
     "holt_damped",
     "moving_average",

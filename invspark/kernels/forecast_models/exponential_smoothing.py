@@ -239,63 +239,112 @@ def seasonal_profile(values: np.ndarray, censored: np.ndarray, season_length: in
     ``j`` is the position of the periods ``T - m + j``, ``T - 2m + j``, ... (the last column is the
     last period before the origin).
     """
-    n_series, n_periods = values.shape
-    seasons = (n_periods - first_observed_index(values)) // season_length  # (n_series,)
-    profile = np.ones((n_series, season_length))
-    max_seasons = int(seasons.max(initial=0))
-    if max_seasons < 2:
-        return profile
-    window = max_seasons * season_length
-    column = np.arange(n_periods, dtype=np.float64)
-    in_window = column[None, :] >= (n_periods - seasons * season_length)[:, None]
-    usable = in_window & ~np.isnan(values) & ~censored & (seasons[:, None] >= 2)
-    usable_y = np.where(usable, values, 0.0)
-    usable_t = np.where(usable, column[None, :], 0.0)
-    # the last `window` columns, one row per season: (n_series, max_seasons, season_length)
-    y_by_season = usable_y[:, -window:].reshape(n_series, max_seasons, season_length)
-    t_by_season = usable_t[:, -window:].reshape(n_series, max_seasons, season_length)
-    usable_by_season = usable[:, -window:].reshape(n_series, max_seasons, season_length)
-    count_position = usable_by_season.sum(axis=1)  # (n_series, season_length)
-    y_position = y_by_season.sum(axis=1)  # (n_series, season_length)
-    t_position = t_by_season.sum(axis=1)  # (n_series, season_length)
-    # slope from the changes between seasons at the same position (pooled within-position
-    # least squares, i.e. a regression on t with one dummy per position), so the seasonal
-    # pattern cannot leak into the trend
-    per_position = np.maximum(count_position, 1)
-    cross = (y_by_season * t_by_season).sum(axis=(1, 2)) - (
-        t_position * y_position / per_position
-    ).sum(axis=1)
-    spread = (t_by_season**2).sum(axis=(1, 2)) - (t_position**2 / per_position).sum(axis=1)
-    slope = np.where(spread > 1e-9, cross / np.where(spread > 1e-9, spread, 1.0), 0.0)
-    count = count_position.sum(axis=1)  # (n_series,)
-    sum_y = y_position.sum(axis=1)
-    mean_level = sum_y / np.maximum(count, 1)
-    intercept = mean_level - slope * t_position.sum(axis=1) / np.maximum(count, 1)
-    trend = np.maximum(
-        intercept[:, None] + slope[:, None] * column[None, :], 0.1 * mean_level[:, None]
-    )
-    usable_trend = np.where(usable, trend, 0.0)
-    trend_by_season = usable_trend[:, -window:].reshape(n_series, max_seasons, season_length)
-    trend_position = trend_by_season.sum(axis=1)  # (n_series, season_length)
+    n_series = values.shape[0]
+    sums = _SeasonSums(values, censored, season_length, min_seasons=2)
+    if sums.empty:
+        return np.ones((n_series, season_length))
+    return _shrunk_index(sums, np.arange(n_series), n_series)
+
+
+def group_seasonal_profile(values: np.ndarray, censored: np.ndarray, season_length: int, group: np.ndarray) -> np.ndarray:
+    """Multiplicative seasonal index per position, shared by the series of each group.
+
+    Group seasonal indices (Withycombe 1989, "Forecasting with combined seasonal indices", IJF
+    5(4); Dekker, van Donselaar & Ouwehand 2004, "How to use aggregation and combined forecasting
+    to improve seasonal demand forecasts", IJPE 90): one profile per group of series that share a
+    seasonal pattern (a category), estimated from all of them. The steps are
+    :func:`seasonal_profile`'s, with the sums of step 2 and the dispersion of step 3 taken over
+    the group's series: ``r_j = sum_i sum y / sum_i sum trend`` at position ``j``, so a slow item
+    adds little and the group's fast movers set the shape. Pooled, one whole season per series is
+    enough (``K >= 1``; with one season the trend is the series' mean): each series' level sets
+    its own scale and the group's many series average their trends out. A series whose group
+    has no usable season gets 1 everywhere.
+
+    group: ``(n_series,)`` codes 0..G-1. Returns ``(n_series, season_length)``, columns as in
+    :func:`seasonal_profile`.
+    """
+    n_series = values.shape[0]
+    group = np.asarray(group, dtype=np.int64)
+    sums = _SeasonSums(values, censored, season_length, min_seasons=1)
+    if sums.empty or n_series == 0:
+        return np.ones((n_series, season_length))
+    n_groups = int(group.max(initial=-1)) + 1
+    return _shrunk_index(sums, group, n_groups)[group]
+
+
+class _SeasonSums:
+    """Each series' uncensored observations and fitted trend over its last ``K >= min_seasons``
+    whole seasons, as ``(n_series, max_seasons, season_length)`` blocks (zeros where unused):
+    step 1 of :func:`seasonal_profile`."""
+
+    def __init__(self, values: np.ndarray, censored: np.ndarray, season_length: int, min_seasons: int):
+        n_series, n_periods = values.shape
+        seasons = (n_periods - first_observed_index(values)) // season_length  # (n_series,)
+        max_seasons = int(seasons.max(initial=0))
+        self.empty = max_seasons < min_seasons
+        if self.empty:
+            return
+        window = max_seasons * season_length
+        column = np.arange(n_periods, dtype=np.float64)
+        in_window = column[None, :] >= (n_periods - seasons * season_length)[:, None]
+        usable = in_window & ~np.isnan(values) & ~censored & (seasons[:, None] >= min_seasons)
+        usable_y = np.where(usable, values, 0.0)
+        usable_t = np.where(usable, column[None, :], 0.0)
+        # the last `window` columns, one row per season: (n_series, max_seasons, season_length)
+        self.y = usable_y[:, -window:].reshape(n_series, max_seasons, season_length)
+        t_by_season = usable_t[:, -window:].reshape(n_series, max_seasons, season_length)
+        self.usable = usable[:, -window:].reshape(n_series, max_seasons, season_length)
+        count_position = self.usable.sum(axis=1)  # (n_series, season_length)
+        y_position = self.y.sum(axis=1)  # (n_series, season_length)
+        t_position = t_by_season.sum(axis=1)  # (n_series, season_length)
+        # slope from the changes between seasons at the same position (pooled within-position
+        # least squares, i.e. a regression on t with one dummy per position), so the seasonal
+        # pattern cannot leak into the trend
+        per_position = np.maximum(count_position, 1)
+        cross = (self.y * t_by_season).sum(axis=(1, 2)) - (t_position * y_position / per_position).sum(axis=1)
+        spread = (t_by_season**2).sum(axis=(1, 2)) - (t_position**2 / per_position).sum(axis=1)
+        slope = np.where(spread > 1e-9, cross / np.where(spread > 1e-9, spread, 1.0), 0.0)
+        self.count = count_position.sum(axis=1)  # (n_series,)
+        sum_y = y_position.sum(axis=1)
+        mean_level = sum_y / np.maximum(self.count, 1)
+        intercept = mean_level - slope * t_position.sum(axis=1) / np.maximum(self.count, 1)
+        trend = np.maximum(intercept[:, None] + slope[:, None] * column[None, :], 0.1 * mean_level[:, None])
+        self.trend = np.where(usable, trend, 0.0)[:, -window:].reshape(n_series, max_seasons, season_length)
+        self.seasonal = (seasons >= min_seasons) & (self.count > 0) & (sum_y > 0)  # (n_series,)
+
+
+def _shrunk_index(sums: _SeasonSums, owner: np.ndarray, n_owners: int) -> np.ndarray:
+    """Steps 2-4 of :func:`seasonal_profile` for the series pooled by ``owner`` ``(n_series,)``
+    (codes 0..n_owners-1; the identity for one profile per series): ``(n_owners, season_length)``,
+    1 everywhere for an owner without a usable series."""
+    m = sums.y.shape[2]
+    keep = sums.seasonal
+    owner = np.asarray(owner)[keep]
+    y_by_season, trend_by_season, usable = sums.y[keep], sums.trend[keep], sums.usable[keep]
+    y_position = _sum_by(y_by_season.sum(axis=1), owner, n_owners)  # (n_owners, m)
+    trend_position = _sum_by(trend_by_season.sum(axis=1), owner, n_owners)
     has_trend = trend_position > 0
     raw = np.where(has_trend, y_position / np.where(has_trend, trend_position, 1.0), 1.0)
-    expected = raw[:, None, :] * trend_by_season  # (n_series, max_seasons, season_length)
-    pearson = np.where(
-        usable_by_season & (expected > 0),
-        (y_by_season - expected) ** 2 / np.where(expected > 0, expected, 1.0),
-        0.0,
-    ).sum(axis=(1, 2))
-    dispersion = pearson / np.maximum(count - season_length, 1)  # (n_series,)
-    noise = np.where(
-        has_trend, dispersion[:, None] / np.where(has_trend, trend_position, 1.0), 0.0
-    )  # (n_series, season_length)
+    expected = raw[owner][:, None, :] * trend_by_season  # (kept series, max_seasons, m)
+    pearson = np.where(usable & (expected > 0), (y_by_season - expected) ** 2 / np.where(expected > 0, expected, 1.0),
+                       0.0).sum(axis=(1, 2))
+    count = np.bincount(owner, weights=sums.count[keep], minlength=n_owners)
+    dispersion = np.bincount(owner, weights=pearson, minlength=n_owners) / np.maximum(count - m, 1)  # (n_owners,)
+    noise = np.where(has_trend, dispersion[:, None] / np.where(has_trend, trend_position, 1.0), 0.0)  # (n_owners, m)
     signal = np.maximum(((raw - 1.0) ** 2).mean(axis=1) - noise.mean(axis=1), 0.0)
     total = signal[:, None] + noise
     weight = np.where(total > 0, signal[:, None] / np.where(total > 0, total, 1.0), 0.0)
     shrunk = np.maximum(1.0 + weight * (raw - 1.0), SEASONAL_INDEX_FLOOR)
     shrunk /= shrunk.mean(axis=1, keepdims=True)
-    seasonal = (seasons >= 2) & (count > 0) & (sum_y > 0)
-    return np.where(seasonal[:, None], shrunk, profile)
+    pooled = np.bincount(owner, minlength=n_owners) > 0
+    return np.where(pooled[:, None], shrunk, 1.0)
+
+
+def _sum_by(rows: np.ndarray, owner: np.ndarray, n_owners: int) -> np.ndarray:
+    """``rows`` ``(k, m)`` summed per owner code ``(k,)`` -> ``(n_owners, m)``."""
+    out = np.zeros((n_owners, rows.shape[1]))
+    np.add.at(out, owner, rows)
+    return out
 
 
 def ets_seasonal(
