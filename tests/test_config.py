@@ -62,6 +62,21 @@ def test_censored_demand_reaches_the_forecast_and_the_outcome_backtest(sales_fil
     assert simulation_settings(config, 104).forecast_settings().censored_demand == "lower_bound"
 
 
+def test_group_seasonality_reaches_the_forecast_and_the_outcome_backtest(sales_file, tmp_path):
+    from invspark.spark.stage_forecast import forecast_settings
+    from invspark.spark.stage_simulate import simulation_settings
+    from invspark.stages.calendar import PeriodGrid
+
+    grid = PeriodGrid(origin=dt.date(2022, 1, 3), frequency="W", n_periods=104)
+    default = parse_config(minimal(sales_file), base_dir=tmp_path)
+    assert forecast_settings(default, grid).group_seasonality is False
+    config = parse_config(minimal(sales_file, forecast={"group_seasonality": True}), base_dir=tmp_path)
+    assert forecast_settings(config, grid).group_seasonality is True
+    assert simulation_settings(config, 104).forecast_settings().group_seasonality is True
+    with pytest.raises(ConfigError, match="forecast.group_seasonality"):
+        parse_config(minimal(sales_file, forecast={"group_seasonality": "sometimes"}), base_dir=tmp_path)
+
+
 def test_service_target_scope_reaches_the_policy_stage_and_the_outcome_backtest(sales_file, tmp_path):
     from invspark.spark.stage_policy import policy_settings
     from invspark.spark.stage_simulate import simulation_settings
