@@ -439,13 +439,21 @@ def _pooled_levels(frame: pd.DataFrame, batch: _Batch, column: str) -> np.ndarra
 
 def _service_at(batch: _Batch, rows: np.ndarray, level: np.ndarray) -> np.ndarray:
     """Each of `rows`' own service measure at `level` ``(rows.sum(),)``: the cdf of its protection
-    demand for CSL rows, its expected fill rate (as _assemble reports it) for fill-rate rows."""
+    demand for CSL rows, its expected fill rate (as _assemble reports it) for fill-rate rows; each
+    measure computed on its own rows only."""
     inputs = batch.inputs
-    protection = batch.protection.take(rows)
-    fill = _expected_fill(inputs["policy"][rows] == "RS", batch.lead.take(rows), batch.periodic.take(rows), protection,
-                          level, inputs["demand_mean"][rows] * inputs["review_period"][rows], batch.quantity[rows],
-                          batch.undershoot[rows])
-    return np.where(inputs["service_level_type"][rows] == "fill_rate", fill, protection.cdf(level))
+    positions = np.flatnonzero(rows)
+    fill = inputs["service_level_type"][positions] == "fill_rate"
+    out = np.empty(positions.size)
+    if (~fill).any():
+        out[~fill] = batch.protection.take(positions[~fill]).cdf(level[~fill])
+    if fill.any():
+        at = positions[fill]
+        out[fill] = _expected_fill(inputs["policy"][at] == "RS", batch.lead.take(at), batch.periodic.take(at),
+                                   batch.protection.take(at), level[fill],
+                                   inputs["demand_mean"][at] * inputs["review_period"][at], batch.quantity[at],
+                                   batch.undershoot[at])
+    return out
 
 
 def allocate_budget(frame: pd.DataFrame, budgets, location_column: str = "location_id",

@@ -266,7 +266,7 @@ def group_seasonal_profile(values: np.ndarray, censored: np.ndarray, season_leng
     n_series = values.shape[0]
     group = np.asarray(group, dtype=np.int64)
     sums = _SeasonSums(values, censored, season_length, min_seasons=1)
-    if sums.empty or n_series == 0:
+    if sums.empty:
         return np.ones((n_series, season_length))
     n_groups = int(group.max(initial=-1)) + 1
     return _shrunk_index(sums, group, n_groups)[group]
