@@ -461,6 +461,42 @@ def test_stockout_periods_widen_the_intervals_as_lower_bounds():
     assert bounded["lead_time_demand_std"].mean() > 1.05 * dropped["lead_time_demand_std"].mean()
 
 
+def test_cumulative_error_skips_missing_steps():
+    """A missing step (store closed) adds nothing to the cumulative error; only the steps before
+    the first observed one stay missing."""
+    residuals = np.array([[[np.nan, 1.0, 2.0, np.nan, 3.0], [np.nan] * 5]])  # (F=1, n=2, H=5)
+    expected = np.array([[[np.nan, 1.0, 3.0, 3.0, 6.0], [np.nan] * 5]])
+    np.testing.assert_array_equal(forecast_intervals.cumulative_errors(residuals), expected)
+
+
+def test_a_closed_day_at_every_fold_origin_keeps_the_forecast_error_spread():
+    """Daily data where no store trades on one weekday, and the backtest folds (a week apart) all
+    open on that day: the demand over lead time + review period still carries the forecast error,
+    about as much as without the closed day (it used to carry none: every cumulative error summed
+    over a missing first step was dropped)."""
+    rng = np.random.default_rng(5)
+    n, periods, horizon = 300, 70, 7
+    demand = rng.poisson(rng.gamma(3.0, 3.0, n)[:, None] * np.ones((1, periods))).astype(float)
+    closed = (np.arange(periods) % 7 == 0)[None, :] & np.ones((n, 1), dtype=bool)  # the folds' first days
+
+    def panel(units):
+        return pd.DataFrame({
+            "sku_id": [f"s{i}" for i in range(n)], "location_id": "l", "bucket": 0, "units": list(units),
+            "censored": list(np.zeros((n, periods), dtype=bool)), "price": list(np.ones((n, periods))),
+            "promo": list(np.zeros((n, periods))), "future_price": list(np.ones((n, horizon))),
+            "future_promo": list(np.zeros((n, horizon))), "category": "c", "unit_cost": 1.0, "unit_price": 2.0,
+            "lead_time_mean": 3.0, "lead_time_std": 0.0, "review_period": 1.0, "abc": "A",
+            "category_mean_units": list(np.full((n, periods), np.nan)),
+        })
+
+    settings_ = ForecastSettings(frequency="D", horizon=horizon, n_periods=periods, models=("moving_average", "ses", "ensemble"))
+    assert all(origin % 7 == 0 for origin in settings_.origins)
+    with_closed = forecast_bucket(panel(np.where(closed, np.nan, demand)), settings_)["lead_time_demand_std"]
+    every_day = forecast_bucket(panel(demand), settings_)["lead_time_demand_std"]
+    assert (with_closed > 0).all()
+    assert 0.7 < with_closed.median() / every_day.median() < 1.3
+
+
 def test_demand_std_history_is_the_sample_std_of_each_series_own_history():
     """The policy's dispersion floor (kernels.demand_over_interval) is the std of the demand itself,
     not of the forecast error: here the std of each uncensored history, new items included."""

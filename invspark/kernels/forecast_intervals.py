@@ -121,15 +121,30 @@ def residual_mean(scaled_residuals: np.ndarray, group_levels: Sequence[np.ndarra
     return pool_by_group(scaled_residuals, group_levels, reducer, min_points)[:, 0, :]
 
 
+def cumulative_errors(scaled_residuals: np.ndarray) -> np.ndarray:
+    """Cumulative forecast error over the first ``h`` steps of every fold and series, ``(F, n, H)``.
+
+    A missing step (no observation: the store was closed, the item not yet selling) adds nothing
+    to the sum: nothing was sold or demanded there. The sum is missing only until the first
+    observed step. Dropping every sum after a missing step instead would leave no sum at all for
+    data with a regular closed day: in daily data where no store trades on Saturdays, a fold whose
+    window opens on a Saturday (every fold, when folds are whole weeks apart) has no cumulative
+    error at any step.
+    """
+    observed = ~np.isnan(scaled_residuals)
+    started = np.cumsum(observed, axis=2) > 0
+    return np.where(started, np.cumsum(np.where(observed, scaled_residuals, 0.0), axis=2), np.nan)
+
+
 def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: Sequence[np.ndarray], min_points: int = 50) -> np.ndarray:
     """RMS of the cumulative scaled forecast error over the first ``h`` steps, pooled per group.
 
     ``scaled_residuals``: ``(n_folds, n_series, horizon)``. Returns ``(n_series, horizon)``: the
     standard deviation (in units of the series' scale) of ``sum_{j<=h} (y_j - yhat_j)``; it
-    includes the correlation of errors across steps that ``sqrt(h) * sigma`` ignores. Residuals
-    after a missing step are dropped from the sum.
+    includes the correlation of errors across steps that ``sqrt(h) * sigma`` ignores. See
+    :func:`cumulative_errors` for missing steps.
     """
-    cumulative = np.cumsum(scaled_residuals, axis=2)  # (F, n, H); NaN propagates
+    cumulative = cumulative_errors(scaled_residuals)  # (F, n, H)
 
     def reducer(points: np.ndarray) -> np.ndarray:
         return _column_rms(points)[None, :]
@@ -153,7 +168,7 @@ def cumulative_error_shape(
     error distribution's shape in units of its own scale, bias included. Returns
     ``(n_series, n_levels, horizon)``; 0 where a step has no residual.
     """
-    cumulative = np.cumsum(scaled_residuals, axis=2)  # (F, n, H); NaN propagates
+    cumulative = cumulative_errors(scaled_residuals)  # (F, n, H)
 
     def reducer(points: np.ndarray) -> np.ndarray:
         rms = _column_rms(points)  # (H,)
