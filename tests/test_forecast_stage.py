@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from invspark.errors import ConfigError, InputDataError
-from invspark.kernels import demand_distribution, forecast_intervals
+from invspark.kernels import demand_distribution, forecast_intervals, trading_calendar
 from invspark.kernels.global_model import GlobalModelSettings, forecast_global
 from invspark.stages.forecast import (
     FORECAST_BUCKET_SCHEMA,
@@ -495,6 +495,49 @@ def test_a_closed_day_at_every_fold_origin_keeps_the_forecast_error_spread():
     every_day = forecast_bucket(panel(demand), settings_)["lead_time_demand_std"]
     assert (with_closed > 0).all()
     assert 0.7 < with_closed.median() / every_day.median() < 1.3
+
+
+def test_no_demand_is_forecast_on_a_weekday_the_store_does_not_trade():
+    """Daily history missing on every 7th day (the store's closed day) and a forecast whose first
+    day is that weekday: the forecast and every quantile are 0 there, the demand over lead time +
+    review period counts the trading days only."""
+    rng = np.random.default_rng(6)
+    n, periods, horizon = 200, 70, 7
+    demand = rng.poisson(8.0, (n, periods)).astype(float)
+    closed = np.arange(periods) % 7 == 0
+    panel = pd.DataFrame({
+        "sku_id": [f"s{i}" for i in range(n)], "location_id": "l", "bucket": 0,
+        "units": list(np.where(closed[None, :], np.nan, demand)), "censored": list(np.zeros((n, periods), dtype=bool)),
+        "price": list(np.ones((n, periods))), "promo": list(np.zeros((n, periods))),
+        "future_price": list(np.ones((n, horizon))), "future_promo": list(np.zeros((n, horizon))), "category": "c",
+        "unit_cost": 1.0, "unit_price": 2.0, "lead_time_mean": 1.0, "lead_time_std": 0.0, "review_period": 1.0,
+        "abc": "A", "category_mean_units": list(np.full((n, periods), np.nan)),
+    })
+    out = forecast_bucket(panel, ForecastSettings(frequency="D", horizon=horizon, n_periods=periods,
+                                                  models=("moving_average", "ses", "ensemble")))
+    mean = lists(out, "mean")
+    assert (mean[:, 0] == 0).all() and (lists(out, "p99")[:, 0] == 0).all()
+    assert (mean[:, 1:] > 6).all()
+    np.testing.assert_allclose(out["lead_time_demand_mean"], mean[:, 1], rtol=1e-9)  # L + R = 2 days: one trades
+
+
+def test_closed_periods_ahead_needs_an_established_series_missing_a_phase_every_time():
+    """Season 7, four weeks of evidence: a series missing every day 0 is closed there; one missing
+    three of the last four day-0s, one whose feed was down for the last four weeks and one that
+    started three weeks ago are not."""
+    T, m = 70, 7
+    days = np.arange(T)
+    regular = days % m != 0
+    three_of_four = regular | (days == T - m)
+    outage = days < T - 4 * m
+    young = days >= T - 3 * m
+    observed = np.stack([regular, three_of_four, outage, young, np.ones(T, dtype=bool)])
+    closed = trading_calendar.closed_periods_ahead(observed, m, horizon=10)
+    expected_first = np.array([True, False, False, False, False])
+    np.testing.assert_array_equal(closed[:, 0], expected_first)
+    np.testing.assert_array_equal(closed[:, 7], expected_first)
+    assert not closed[:, [1, 2, 3, 4, 5, 6, 8, 9]].any()
+    assert not trading_calendar.closed_periods_ahead(observed, 1, horizon=10).any()
 
 
 def test_demand_std_history_is_the_sample_std_of_each_series_own_history():

@@ -60,6 +60,10 @@ Method, per bucket:
    (by ``champion_threshold``, over at least ``new_item_min_series`` such items): the same
    champion-challenger rule as the segments', on the only items that show how a short history
    goes on (on UCI Online Retail, new items' first weeks are launch orders that do not last).
+9. **Closed days** (:mod:`invspark.kernels.trading_calendar`): a future period on a seasonal
+   phase (a weekday in daily data) that the series had no observation on in each of its last
+   four occurrences is a day its location does not trade: its forecast, quantiles and
+   distribution path are 0, so the demand over lead time + review period counts trading days only.
 """
 
 from __future__ import annotations
@@ -72,7 +76,14 @@ import pyarrow as pa
 
 from invspark.errors import ConfigError, InputDataError
 from invspark.kernels.forecast_models import MODELS, group_seasonal_profile
-from invspark.kernels import demand_distribution, forecast_intervals, forecast_metrics, level_calibration, segmentation
+from invspark.kernels import (
+    demand_distribution,
+    forecast_intervals,
+    forecast_metrics,
+    level_calibration,
+    segmentation,
+    trading_calendar,
+)
 from invspark.kernels.censored_demand import RULES as CENSORED_DEMAND_RULES, impute_censored
 from invspark.kernels.empirical_quantiles import SHAPE_LEVELS
 from invspark.kernels.global_model import GlobalModelSettings, forecast_global
@@ -650,16 +661,20 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     mean, model, final_scale2 = _forecast_new_items(matrices, settings, is_new, new_factor, mean, model, final_scale2,
                                                     new_mean, new_label)
     final_scale = np.sqrt(final_scale2)
+    # 7b. no demand on the days the series' location does not trade (a weekday missing in each of
+    #     its last weeks): the forecast, its quantiles and the distribution's path are 0 there
+    closed = trading_calendar.closed_periods_ahead(~np.isnan(recorded.units), settings.season_length, H) & ~np.isnan(mean)
+    mean = np.where(closed, 0.0, mean)
     rq = forecast_intervals.residual_quantiles(chosen_residuals, group_levels, levels, settings.min_pool_points)
     quantiles = forecast_intervals.quantile_forecasts(np.nan_to_num(mean), final_scale, rq)  # (L, n, H)
-    quantiles = np.where(np.isnan(mean)[None], np.nan, quantiles)
+    quantiles = np.where(np.isnan(mean)[None], np.nan, np.where(closed[None], 0.0, quantiles))
     # 8. demand distribution and demand over lead time + review period; a level-calibrated
     #    forecast minimises RMSSE, which sits below the mean of skewed demand, so its distribution
     #    is centred on the forecast plus its pooled out-of-sample bias, with the centred spread
     bias = (forecast_intervals.residual_mean(chosen_residuals, group_levels, settings.min_pool_points) if settings.level_calibration
             else np.zeros((n_series, H)))  # (n, H)
     centred_residuals = chosen_residuals - bias[None]
-    distribution_path = np.maximum(np.nan_to_num(mean) + final_scale[:, None] * bias, 0.0)
+    distribution_path = np.where(closed, 0.0, np.maximum(np.nan_to_num(mean) + final_scale[:, None] * bias, 0.0))
     cumulative = forecast_intervals.cumulative_error_scale(centred_residuals, group_levels, settings.min_pool_points) * final_scale[:, None]
     family = demand_distribution.choose_family(units, censored, pattern)
     interval = demand_distribution.protection_interval_demand(
