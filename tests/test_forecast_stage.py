@@ -540,6 +540,17 @@ def test_closed_periods_ahead_needs_an_established_series_missing_a_phase_every_
     assert not trading_calendar.closed_periods_ahead(observed, 1, horizon=10).any()
 
 
+def test_residuals_pool_by_the_group_at_each_folds_origin():
+    """Series 1 was in group 0 at fold 0's origin and is in group 1 now: its fold-0 residual joins
+    group 0's pool, its fold-1 residual group 1's, and it takes group 1's statistic."""
+    values = np.array([[[1.0], [2.0], [10.0]], [[3.0], [4.0], [20.0]]])  # (F=2, n=3, H=1)
+    fold_codes, codes = np.array([[0, 0, 1], [0, 1, 1]]), np.array([0, 1, 1])
+    by_origin = forecast_intervals.residual_mean(values, [(fold_codes, codes)], min_points=1)
+    np.testing.assert_allclose(by_origin[:, 0], [2.0, 34 / 3, 34 / 3])
+    by_now = forecast_intervals.residual_mean(values, [codes], min_points=1)
+    np.testing.assert_allclose(by_now[:, 0], [2.0, 9.0, 9.0])
+
+
 def test_demand_std_history_is_the_sample_std_of_each_series_own_history():
     """The policy's dispersion floor (kernels.demand_over_interval) is the std of the demand itself,
     not of the forecast error: here the std of each uncensored history, new items included."""

@@ -41,27 +41,31 @@ def conformal_levels(levels, n_points) -> np.ndarray:
 
 def pool_by_group(
     values: np.ndarray,
-    group_levels: Sequence[np.ndarray],
+    group_levels: Sequence[np.ndarray | tuple[np.ndarray, np.ndarray]],
     reducer: Callable[[np.ndarray], np.ndarray],
     min_points: int,
 ) -> np.ndarray:
     """Apply ``reducer`` to the residuals pooled per group, with fallback to coarser groups.
 
     ``values``: ``(n_folds, n_series, horizon)``, ``NaN`` = no residual. ``group_levels``: integer
-    group codes ``(n_series,)`` from the coarsest to the finest grouping (the whole panel is the
-    implicit coarsest level). ``reducer`` maps pooled points ``(n_points, horizon)`` to
-    ``(k, horizon)``. A group's result replaces the coarser one at the horizon steps where it has
-    at least ``min_points`` residuals. Returns ``(n_series, k, horizon)``. The loop runs over
-    groups (segments: a small fixed set per bucket), never over series.
+    group codes from the coarsest to the finest grouping (the whole panel is the implicit
+    coarsest level), each either ``(n_series,)`` or a pair ``(codes at each fold (n_folds,
+    n_series), codes of the series now (n_series,))``: a fold's residual then joins the pool of
+    the group its series was in at that fold's origin, and a series takes the pool of the group
+    it is in now. ``reducer`` maps pooled points ``(n_points, horizon)`` to ``(k, horizon)``. A
+    group's result replaces the coarser one at the horizon steps where it has at least
+    ``min_points`` residuals. Returns ``(n_series, k, horizon)``. The loop runs over groups
+    (segments: a small fixed set per bucket), never over series.
     """
     n_folds, n_series, horizon = values.shape
     pooled = values.reshape(n_folds * n_series, horizon)  # (folds*series, H)
     overall = reducer(pooled)  # (k, H)
     result = np.broadcast_to(overall, (n_series, *overall.shape)).copy()  # (n, k, H)
-    for codes in group_levels:
+    for level in group_levels:
+        fold_codes, codes = level if isinstance(level, tuple) else (np.broadcast_to(level, (n_folds, n_series)), level)
         for code in np.unique(codes):
             members = codes == code
-            points = values[:, members, :].reshape(-1, horizon)  # (folds*members, H)
+            points = values[fold_codes == code]  # (points of the group at the folds' origins, H)
             enough = (~np.isnan(points)).sum(axis=0) >= min_points  # (H,)
             if not enough.any():
                 continue
@@ -136,7 +140,7 @@ def cumulative_errors(scaled_residuals: np.ndarray) -> np.ndarray:
     return np.where(started, np.cumsum(np.where(observed, scaled_residuals, 0.0), axis=2), np.nan)
 
 
-def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: Sequence[np.ndarray], min_points: int = 50) -> np.ndarray:
+def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: Sequence, min_points: int = 50) -> np.ndarray:
     """RMS of the cumulative scaled forecast error over the first ``h`` steps, pooled per group.
 
     ``scaled_residuals``: ``(n_folds, n_series, horizon)``. Returns ``(n_series, horizon)``: the
@@ -159,7 +163,7 @@ def _column_rms(points: np.ndarray) -> np.ndarray:
 
 
 def cumulative_error_shape(
-    scaled_residuals: np.ndarray, group_levels: Sequence[np.ndarray], levels: Sequence[float], min_points: int = 50
+    scaled_residuals: np.ndarray, group_levels: Sequence, levels: Sequence[float], min_points: int = 50
 ) -> np.ndarray:
     """Standardized quantiles of the cumulative scaled forecast error, pooled per group.
 

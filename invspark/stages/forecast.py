@@ -675,7 +675,13 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
             else np.zeros((n_series, H)))  # (n, H)
     centred_residuals = chosen_residuals - bias[None]
     distribution_path = np.where(closed, 0.0, np.maximum(np.nan_to_num(mean) + final_scale[:, None] * bias, 0.0))
-    cumulative = forecast_intervals.cumulative_error_scale(centred_residuals, group_levels, settings.min_pool_points) * final_scale[:, None]
+    # the spread of the errors over the protection interval is pooled by the group each series was
+    # in at each fold's origin: a series that is active now but was new or inactive at a fold
+    # erred there as a launch or a reactivation, not as the forecast it gets now
+    fold_patterns = pd.factorize(np.concatenate([pattern, *(labels[2] for labels in fold_labels)]))[0]
+    fold_patterns = fold_patterns.reshape(n_folds + 1, n_series)
+    spread_groups = [(fold_patterns[1:], fold_patterns[0]), (fold_segment_codes, segment_codes)]
+    cumulative = forecast_intervals.cumulative_error_scale(centred_residuals, spread_groups, settings.min_pool_points) * final_scale[:, None]
     family = demand_distribution.choose_family(units, censored, pattern)
     interval = demand_distribution.protection_interval_demand(
         distribution_path, cumulative,
@@ -711,7 +717,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     shape = np.zeros((n_series, len(SHAPE_LEVELS)))
     if empirical.any():
         by_step = forecast_intervals.cumulative_error_shape(
-            centred_residuals, group_levels, SHAPE_LEVELS, settings.min_pool_points)[empirical]  # (n_empirical, K, H)
+            centred_residuals, spread_groups, SHAPE_LEVELS, settings.min_pool_points)[empirical]  # (n_empirical, K, H)
         periods = np.nan_to_num(panel["lead_time_mean"].to_numpy(dtype=float) + panel["review_period"].to_numpy(dtype=float), nan=1.0)
         step = np.clip(np.ceil(periods[empirical]).astype(int), 1, H) - 1
         shape[empirical] = by_step[np.arange(int(empirical.sum())), :, step]
