@@ -469,6 +469,19 @@ def test_cumulative_error_skips_missing_steps():
     np.testing.assert_array_equal(forecast_intervals.cumulative_errors(residuals), expected)
 
 
+def flat_daily_panel(units, horizon, lead_time_mean):
+    """A one-location panel of ``units`` ``(n, T)`` without prices, promotions or stockouts."""
+    n, periods = units.shape
+    return pd.DataFrame({
+        "sku_id": [f"s{i}" for i in range(n)], "location_id": "l", "bucket": 0, "units": list(units),
+        "censored": list(np.zeros((n, periods), dtype=bool)), "price": list(np.ones((n, periods))),
+        "promo": list(np.zeros((n, periods))), "future_price": list(np.ones((n, horizon))),
+        "future_promo": list(np.zeros((n, horizon))), "category": "c", "unit_cost": 1.0, "unit_price": 2.0,
+        "lead_time_mean": lead_time_mean, "lead_time_std": 0.0, "review_period": 1.0, "abc": "A",
+        "category_mean_units": list(np.full((n, periods), np.nan)),
+    })
+
+
 def test_a_closed_day_at_every_fold_origin_keeps_the_forecast_error_spread():
     """Daily data where no store trades on one weekday, and the backtest folds (a week apart) all
     open on that day: the demand over lead time + review period still carries the forecast error,
@@ -478,21 +491,10 @@ def test_a_closed_day_at_every_fold_origin_keeps_the_forecast_error_spread():
     n, periods, horizon = 300, 70, 7
     demand = rng.poisson(rng.gamma(3.0, 3.0, n)[:, None] * np.ones((1, periods))).astype(float)
     closed = (np.arange(periods) % 7 == 0)[None, :] & np.ones((n, 1), dtype=bool)  # the folds' first days
-
-    def panel(units):
-        return pd.DataFrame({
-            "sku_id": [f"s{i}" for i in range(n)], "location_id": "l", "bucket": 0, "units": list(units),
-            "censored": list(np.zeros((n, periods), dtype=bool)), "price": list(np.ones((n, periods))),
-            "promo": list(np.zeros((n, periods))), "future_price": list(np.ones((n, horizon))),
-            "future_promo": list(np.zeros((n, horizon))), "category": "c", "unit_cost": 1.0, "unit_price": 2.0,
-            "lead_time_mean": 3.0, "lead_time_std": 0.0, "review_period": 1.0, "abc": "A",
-            "category_mean_units": list(np.full((n, periods), np.nan)),
-        })
-
     settings_ = ForecastSettings(frequency="D", horizon=horizon, n_periods=periods, models=("moving_average", "ses", "ensemble"))
     assert all(origin % 7 == 0 for origin in settings_.origins)
-    with_closed = forecast_bucket(panel(np.where(closed, np.nan, demand)), settings_)["lead_time_demand_std"]
-    every_day = forecast_bucket(panel(demand), settings_)["lead_time_demand_std"]
+    with_closed = forecast_bucket(flat_daily_panel(np.where(closed, np.nan, demand), horizon, 3.0), settings_)["lead_time_demand_std"]
+    every_day = forecast_bucket(flat_daily_panel(demand, horizon, 3.0), settings_)["lead_time_demand_std"]
     assert (with_closed > 0).all()
     assert 0.7 < with_closed.median() / every_day.median() < 1.3
 
@@ -505,14 +507,7 @@ def test_no_demand_is_forecast_on_a_weekday_the_store_does_not_trade():
     n, periods, horizon = 200, 70, 7
     demand = rng.poisson(8.0, (n, periods)).astype(float)
     closed = np.arange(periods) % 7 == 0
-    panel = pd.DataFrame({
-        "sku_id": [f"s{i}" for i in range(n)], "location_id": "l", "bucket": 0,
-        "units": list(np.where(closed[None, :], np.nan, demand)), "censored": list(np.zeros((n, periods), dtype=bool)),
-        "price": list(np.ones((n, periods))), "promo": list(np.zeros((n, periods))),
-        "future_price": list(np.ones((n, horizon))), "future_promo": list(np.zeros((n, horizon))), "category": "c",
-        "unit_cost": 1.0, "unit_price": 2.0, "lead_time_mean": 1.0, "lead_time_std": 0.0, "review_period": 1.0,
-        "abc": "A", "category_mean_units": list(np.full((n, periods), np.nan)),
-    })
+    panel = flat_daily_panel(np.where(closed[None, :], np.nan, demand), horizon, 1.0)
     out = forecast_bucket(panel, ForecastSettings(frequency="D", horizon=horizon, n_periods=periods,
                                                   models=("moving_average", "ses", "ensemble")))
     mean = lists(out, "mean")

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+GroupLevels = Sequence[np.ndarray | tuple[np.ndarray, np.ndarray]]  # see pool_by_group
+
 
 def conformal_levels(levels, n_points) -> np.ndarray:
     """Finite-sample conformal levels for ``n`` points: ``ceil(q (n+1))/n`` at and above the median, ``floor(q (n+1))/n`` below, clipped to [0, 1].
@@ -41,7 +43,7 @@ def conformal_levels(levels, n_points) -> np.ndarray:
 
 def pool_by_group(
     values: np.ndarray,
-    group_levels: Sequence[np.ndarray | tuple[np.ndarray, np.ndarray]],
+    group_levels: GroupLevels,
     reducer: Callable[[np.ndarray], np.ndarray],
     min_points: int,
 ) -> np.ndarray:
@@ -140,7 +142,7 @@ def cumulative_errors(scaled_residuals: np.ndarray) -> np.ndarray:
     return np.where(started, np.cumsum(np.where(observed, scaled_residuals, 0.0), axis=2), np.nan)
 
 
-def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: Sequence, min_points: int = 50) -> np.ndarray:
+def cumulative_error_scale(scaled_residuals: np.ndarray, group_levels: GroupLevels, min_points: int = 50) -> np.ndarray:
     """RMS of the cumulative scaled forecast error over the first ``h`` steps, pooled per group.
 
     ``scaled_residuals``: ``(n_folds, n_series, horizon)``. Returns ``(n_series, horizon)``: the
@@ -163,7 +165,7 @@ def _column_rms(points: np.ndarray) -> np.ndarray:
 
 
 def cumulative_error_shape(
-    scaled_residuals: np.ndarray, group_levels: Sequence, levels: Sequence[float], min_points: int = 50
+    scaled_residuals: np.ndarray, group_levels: GroupLevels, levels: Sequence[float], min_points: int = 50
 ) -> np.ndarray:
     """Standardized quantiles of the cumulative scaled forecast error, pooled per group.
 

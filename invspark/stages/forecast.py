@@ -528,7 +528,9 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     all_codes, segment_names = pd.factorize(np.concatenate([segment, *fold_segments]))
     all_codes = all_codes.reshape(settings.backtest_folds + 1, n_series)  # (1 + F, n): final, then folds
     segment_codes, fold_segment_codes = all_codes[0], all_codes[1:]
-    pattern_codes, _ = pd.factorize(pattern)
+    all_patterns = pd.factorize(np.concatenate([pattern, *(labels[2] for labels in fold_labels)]))[0]
+    all_patterns = all_patterns.reshape(settings.backtest_folds + 1, n_series)  # (1 + F, n): final, then folds
+    pattern_codes, fold_pattern_codes = all_patterns[0], all_patterns[1:]
     category_codes, _ = pd.factorize(panel["category"].fillna("").to_numpy(dtype=object))
     n_segments = len(segment_names)
     is_new = life == "new"
@@ -678,9 +680,7 @@ def _forecast_in_key_order(panel: pd.DataFrame, settings: ForecastSettings) -> p
     # the spread of the errors over the protection interval is pooled by the group each series was
     # in at each fold's origin: a series that is active now but was new or inactive at a fold
     # erred there as a launch or a reactivation, not as the forecast it gets now
-    fold_patterns = pd.factorize(np.concatenate([pattern, *(labels[2] for labels in fold_labels)]))[0]
-    fold_patterns = fold_patterns.reshape(n_folds + 1, n_series)
-    spread_groups = [(fold_patterns[1:], fold_patterns[0]), (fold_segment_codes, segment_codes)]
+    spread_groups = [(fold_pattern_codes, pattern_codes), (fold_segment_codes, segment_codes)]
     cumulative = forecast_intervals.cumulative_error_scale(centred_residuals, spread_groups, settings.min_pool_points) * final_scale[:, None]
     family = demand_distribution.choose_family(units, censored, pattern)
     interval = demand_distribution.protection_interval_demand(
